@@ -1,0 +1,1 @@
+"""What two LangOpen processes must agree on. No I/O: stdlib and pydantic only."""

@@ -1,0 +1,155 @@
+"""The runtime contract between the router (dispatcher) and a function service.
+
+Every request is a binary-mode CloudEvent POSTed to the function service's root URL; the HTTP reply
+is a binary-mode CloudEvent too. A run request is held open for the whole run: an HTTP request in
+flight is what keeps a Knative Service scaled up, and a dropped connection tells the function to stop
+that attempt. See docs/runtime-contract.md.
+
+| request type            | payload            | reply type               | reply payload      |
+|-------------------------|--------------------|--------------------------|--------------------|
+| RUN_REQUESTED           | RunRequest         | RUN_OUTCOME              | RunOutcome         |
+| GRAPH_INFO_REQUESTED    | GraphInfoRequest   | GRAPH_INFO               | GraphInfo          |
+| STATE_GET_REQUESTED     | StateGetRequest    | STATE                    | JSON (ThreadState) |
+| STATE_HISTORY_REQUESTED | StateHistoryRequest| STATE_HISTORY            | JSON list          |
+| STATE_UPDATE_REQUESTED  | StateUpdateRequest | STATE_UPDATED            | StateUpdateResult  |
+
+A request the function cannot serve gets the FAILED reply type with a `Failure` payload and an HTTP
+status (400 bad request, 404 unknown graph/checkpoint, 500 otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SPEC_SOURCE_ROUTER = "/langopen/router"
+SPEC_SOURCE_FUNCTION = "/langopen/function"
+
+RUN_REQUESTED = "dev.langopen.run.requested.v1"
+RUN_OUTCOME = "dev.langopen.run.outcome.v1"
+GRAPH_INFO_REQUESTED = "dev.langopen.graph.info.requested.v1"
+GRAPH_INFO = "dev.langopen.graph.info.v1"
+STATE_GET_REQUESTED = "dev.langopen.state.get.requested.v1"
+STATE = "dev.langopen.state.v1"
+STATE_HISTORY_REQUESTED = "dev.langopen.state.history.requested.v1"
+STATE_HISTORY = "dev.langopen.state.history.v1"
+STATE_UPDATE_REQUESTED = "dev.langopen.state.update.requested.v1"
+STATE_UPDATED = "dev.langopen.state.updated.v1"
+FAILED = "dev.langopen.failed.v1"
+
+# CloudEvent extension attributes (lower-case alphanumerics only, per the spec)
+EXT_RUN_ID = "runid"
+EXT_ATTEMPT = "attempt"
+EXT_TRACEPARENT = "traceparent"
+
+StreamMode = Literal[
+    "values", "messages", "messages-tuple", "tasks", "checkpoints", "updates", "events", "debug", "custom"
+]
+Durability = Literal["sync", "async", "exit"]
+RunStatus = Literal["pending", "running", "error", "success", "timeout", "interrupted"]
+CancelAction = Literal["interrupt", "rollback"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunRequest(_Model):
+    """Everything a function needs to execute one attempt of a run; it reads nothing else."""
+
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    graph_id: str
+    attempt: int = Field(ge=1)
+    input: Any = None
+    command: dict[str, Any] | None = None
+    config: dict[str, Any] = Field(default_factory=dict, description="RunnableConfig; configurable filled in")
+    context: dict[str, Any] | None = None
+    stream_mode: list[StreamMode] = Field(default_factory=lambda: list[StreamMode](["values"]))
+    stream_subgraphs: bool = False
+    stream_resumable: bool = False
+    resumable_ttl_seconds: int = Field(default=120, ge=1)
+    interrupt_before: list[str] | Literal["*"] | None = None
+    interrupt_after: list[str] | Literal["*"] | None = None
+    checkpoint: dict[str, Any] | None = Field(default=None, description="{checkpoint_id, checkpoint_ns, ...}")
+    durability: Durability = "async"
+    timeout_seconds: float | None = Field(default=None, gt=0, description="whole-run deadline")
+    redis_prefix: str = Field(description="contracts.queue.Keys prefix the router uses")
+
+
+class RunError(_Model):
+    error: str
+    message: str
+
+
+class RunOutcome(_Model):
+    """How one attempt ended. `values` is the thread's last state values (None if never reached)."""
+
+    run_id: str
+    attempt: int
+    status: Literal["success", "error", "interrupted", "timeout"]
+    values: Any = None
+    interrupts: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="task id → [{value, id}] pending interrupts"
+    )
+    error: RunError | None = None
+    cancel_action: CancelAction | None = Field(default=None, description="set when a cancel ended the run")
+    checkpoint_id: str | None = None
+
+
+class GraphInfoRequest(_Model):
+    graph_id: str
+    kind: Literal["schemas", "graph", "subgraphs"]
+    config: dict[str, Any] = Field(default_factory=dict, description="assistant config")
+    context: dict[str, Any] = Field(default_factory=dict)
+    xray: bool | int = False
+    namespace: str | None = None
+    recurse: bool = False
+
+
+class GraphInfo(_Model):
+    graph_id: str
+    kind: Literal["schemas", "graph", "subgraphs"]
+    body: Any
+
+
+class StateGetRequest(_Model):
+    graph_id: str
+    thread_id: str
+    config: dict[str, Any] = Field(default_factory=dict, description="assistant config")
+    checkpoint: dict[str, Any] | None = None
+    subgraphs: bool = False
+
+
+class StateHistoryRequest(_Model):
+    graph_id: str
+    thread_id: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    limit: int = Field(default=10, ge=1)
+    before: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    checkpoint: dict[str, Any] | None = None
+
+
+class StateUpdateRequest(_Model):
+    graph_id: str
+    thread_id: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    values: Any = None
+    as_node: str | None = None
+    checkpoint: dict[str, Any] | None = None
+    supersteps: list[dict[str, Any]] | None = None
+
+
+class StateUpdateResult(_Model):
+    checkpoint: dict[str, Any]
+    values: Any = None
+    interrupts: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    next: list[str] = Field(default_factory=list)
+
+
+class Failure(_Model):
+    error: str
+    message: str

@@ -1,0 +1,1 @@
+"""Calls the function runtime: binary-mode CloudEvents over HTTP (contracts.runtime)."""

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from cli import migrate
+
+
+async def test_concurrent_migrations_apply_once(pg_dsn: str) -> None:
+    # The template is migrated already; a second and third concurrent run must be no-ops.
+    results = await asyncio.gather(migrate.apply_all(pg_dsn), migrate.apply_all(pg_dsn))
+    assert results == [[], []]
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        versions = await conn.fetch("SELECT version FROM langopen_migrations ORDER BY version")
+        tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
+    finally:
+        await conn.close()
+    assert [r["version"] for r in versions] == [1]
+    assert {"assistants", "threads", "runs", "checkpoints", "checkpoint_writes", "store"} <= tables
