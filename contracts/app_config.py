@@ -16,7 +16,9 @@ class AppConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    graphs: dict[str, str] = Field(min_length=1, description="graph id → `path.py:variable` or `module:variable`")
+    graphs: dict[str, str] = Field(
+        min_length=1, description="graph id → `path.py:variable` or `module:variable`"
+    )
     dependencies: list[str] = Field(default_factory=list)
     env: dict[str, str] | str = Field(default_factory=dict)
     python_version: str | None = None

@@ -1,0 +1,1 @@
+"""HTTP only: request parsing, status codes and response shapes. Domain logic lives in router.services."""

@@ -1,0 +1,290 @@
+"""Thread runs: create (background, stream, wait), list, get, delete, join, join stream, cancel."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query
+from starlette.responses import Response
+
+from contracts import frames, ids
+from router import errors
+from router.api import responses
+from router.api import stream as relay
+from router.api.deps import ServicesDep, check_uuid
+from router.models import is_terminal
+from router.queue import signals
+from router.requests import RunCreateStateful, RunsCancel
+from router.services import runs as runs_service
+from router.services.context import Services
+from router.store import runs as runs_store
+
+router = APIRouter(tags=["Thread Runs"])
+
+
+def _finished_check(services: Services, thread_id: str, run_id: str) -> relay.IsFinished:
+    async def is_finished() -> bool:
+        row = await runs_store.get(services.pool, run_id, thread_id)
+        return row is None or is_terminal(row["status"])
+
+    return is_finished
+
+
+def _output_fetch(services: Services, thread_id: str, run_id: str) -> Any:
+    async def fetch() -> Any:
+        return await runs_service.final_output(services, thread_id, run_id)
+
+    return fetch
+
+
+async def stream_new_run(services: Services, body: Any, thread_id: str | None) -> Response:
+    """Create a run and stream it (shared with stateless runs)."""
+    run_id = str(ids.uuid7())
+    subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id))
+    sub = await subscription.__aenter__()
+    try:
+        created = await runs_service.create(services, body, thread_id=thread_id, run_id=run_id)
+    except BaseException:
+        await subscription.__aexit__(None, None, None)
+        raise
+    tid = created.run["thread_id"]
+    on_disconnect = None
+    if created.on_disconnect == "cancel":
+
+        async def on_disconnect() -> None:
+            await runs_service.cancel_one(services, tid, run_id, action="interrupt")
+
+    body_iter = relay.sse_frames(
+        sub,
+        heartbeat=services.settings.heartbeat_seconds,
+        replayed=[],
+        after=None,
+        modes=None,
+        is_finished=_finished_check(services, tid, run_id),
+    )
+    headers = relay.run_headers(thread_id, run_id, kind="stream")
+    return relay.streaming(
+        body_iter, subscription, media_type=relay.SSE_MEDIA_TYPE, headers=headers, on_disconnect=on_disconnect
+    )
+
+
+async def wait_new_run(services: Services, body: Any, thread_id: str | None) -> Response:
+    run_id = str(ids.uuid7())
+    subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id))
+    sub = await subscription.__aenter__()
+    try:
+        created = await runs_service.create(services, body, thread_id=thread_id, run_id=run_id)
+    except BaseException:
+        await subscription.__aexit__(None, None, None)
+        raise
+    tid = created.run["thread_id"]
+    on_disconnect = None
+    if created.on_disconnect == "cancel":
+
+        async def on_disconnect() -> None:
+            await runs_service.cancel_one(services, tid, run_id, action="interrupt")
+
+    body_iter = relay.wait_output(
+        sub,
+        heartbeat=services.settings.heartbeat_seconds,
+        fetch_output=_output_fetch(services, tid, run_id),
+        is_finished=_finished_check(services, tid, run_id),
+    )
+    headers = relay.run_headers(tid, run_id, kind="join")
+    return relay.streaming(
+        body_iter, subscription, media_type="application/json", headers=headers, on_disconnect=on_disconnect
+    )
+
+
+@router.post("/threads/{thread_id}/runs")
+async def create_run(thread_id: str, body: RunCreateStateful, services: ServicesDep) -> Response:
+    thread_id = check_uuid(thread_id, "thread")
+    created = await runs_service.create(services, body, thread_id=thread_id)
+    headers = relay.run_headers(thread_id, created.run["run_id"], kind="stream")
+    return responses.json(created.run, headers=headers)
+
+
+@router.post("/threads/{thread_id}/runs/stream")
+async def stream_run(thread_id: str, body: RunCreateStateful, services: ServicesDep) -> Response:
+    return await stream_new_run(services, body, check_uuid(thread_id, "thread"))
+
+
+@router.post("/threads/{thread_id}/runs/wait")
+async def wait_run(thread_id: str, body: RunCreateStateful, services: ServicesDep) -> Response:
+    return await wait_new_run(services, body, check_uuid(thread_id, "thread"))
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(
+    thread_id: str,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=0)] = 10,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    status: Literal["pending", "running", "error", "success", "timeout", "interrupted"] | None = None,
+) -> Response:
+    thread_id = check_uuid(thread_id, "thread")
+    runs = await runs_service.list_for_thread(services, thread_id, status=status, limit=limit, offset=offset)
+    return responses.json(runs)
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}")
+async def get_run(thread_id: str, run_id: str, services: ServicesDep) -> Response:
+    run = await runs_service.get(services, check_uuid(thread_id, "thread"), check_uuid(run_id, "run"))
+    return responses.json(run)
+
+
+@router.delete("/threads/{thread_id}/runs/{run_id}")
+async def delete_run(thread_id: str, run_id: str, services: ServicesDep) -> Response:
+    await runs_service.delete(services, check_uuid(thread_id, "thread"), check_uuid(run_id, "run"))
+    return responses.no_content()
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join")
+async def join_run(
+    thread_id: str, run_id: str, services: ServicesDep, cancel_on_disconnect: bool = False
+) -> Response:
+    thread_id, run_id = check_uuid(thread_id, "thread"), check_uuid(run_id, "run")
+    subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id))
+    sub = await subscription.__aenter__()
+    try:
+        run = await runs_service.get(services, thread_id, run_id)
+        if is_terminal(run["status"]):
+            await subscription.__aexit__(None, None, None)
+            return responses.json(await runs_service.final_output(services, thread_id, run_id))
+    except BaseException:
+        await subscription.__aexit__(None, None, None)
+        raise
+    body_iter = relay.wait_output(
+        sub,
+        heartbeat=services.settings.heartbeat_seconds,
+        fetch_output=_output_fetch(services, thread_id, run_id),
+        is_finished=_finished_check(services, thread_id, run_id),
+    )
+    return relay.streaming(
+        body_iter,
+        subscription,
+        media_type="application/json",
+        headers=relay.run_headers(thread_id, run_id, kind="join"),
+        on_disconnect=_cancel_action(services, thread_id, run_id) if cancel_on_disconnect else None,
+    )
+
+
+def _cancel_action(services: Services, thread_id: str, run_id: str) -> Any:
+    async def cancel() -> None:
+        await runs_service.cancel_one(services, thread_id, run_id, action="interrupt")
+
+    return cancel
+
+
+def parse_stream_modes(value: str | None) -> set[str] | None:
+    """One mode, or a JSON array string such as `["values","updates"]`."""
+    if not value:
+        return None
+    if value.startswith("["):
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            raise errors.UnprocessableError(f"stream_mode: invalid JSON list {value!r}") from exc
+        return {str(v) for v in parsed}
+    return {value}
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream")
+async def join_run_stream(
+    thread_id: str,
+    run_id: str,
+    services: ServicesDep,
+    cancel_on_disconnect: bool = False,
+    stream_mode: str | None = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> Response:
+    thread_id, run_id = check_uuid(thread_id, "thread"), check_uuid(run_id, "run")
+    modes = parse_stream_modes(stream_mode)
+    subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id))
+    sub = await subscription.__aenter__()
+    try:
+        run = await runs_service.get(services, thread_id, run_id)
+        replayed: list[frames.Frame] = []
+        after = None
+        if last_event_id is not None and run["kwargs"].get("resumable"):
+            replayed = await signals.replay(services.redis, services.keys.run_events(run_id), last_event_id)
+            after = (
+                frames.parse_stream_id(replayed[-1].id)
+                if replayed and replayed[-1].id
+                else (frames.parse_stream_id(last_event_id))
+            )
+        finished_now = is_terminal(run["status"]) and not run["kwargs"].get("resumable")
+    except BaseException:
+        await subscription.__aexit__(None, None, None)
+        raise
+
+    is_finished = _finished_check(services, thread_id, run_id)
+    body_iter = relay.sse_frames(
+        sub,
+        heartbeat=services.settings.heartbeat_seconds,
+        replayed=replayed + ([frames.Frame(frames.DONE_EVENT, b"{}")] if finished_now else []),
+        after=after,
+        modes=modes,
+        is_finished=is_finished,
+    )
+    return relay.streaming(
+        body_iter,
+        subscription,
+        media_type=relay.SSE_MEDIA_TYPE,
+        headers=relay.run_headers(thread_id, run_id, kind="stream"),
+        on_disconnect=_cancel_action(services, thread_id, run_id) if cancel_on_disconnect else None,
+    )
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel")
+async def cancel_run(
+    thread_id: str,
+    run_id: str,
+    services: ServicesDep,
+    wait: bool = False,
+    action: str = "interrupt",
+) -> Response:
+    thread_id, run_id = check_uuid(thread_id, "thread"), check_uuid(run_id, "run")
+    chosen = (
+        "rollback" if action == "rollback" else "interrupt"
+    )  # the official server treats others as interrupt
+    if not wait:
+        await runs_service.cancel_one(services, thread_id, run_id, action=chosen)
+        return Response(status_code=202)
+    subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id))
+    sub = await subscription.__aenter__()
+    try:
+        run = await runs_service.cancel_one(services, thread_id, run_id, action=chosen)
+        if run is None or is_terminal(run["status"]):
+            await subscription.__aexit__(None, None, None)
+            return responses.json({}, headers=relay.run_headers(thread_id, run_id, kind="join"))
+    except BaseException:
+        await subscription.__aexit__(None, None, None)
+        raise
+
+    async def fetch() -> Any:
+        return {}
+
+    async def body() -> Any:
+        async for chunk in relay.wait_output(
+            sub,
+            heartbeat=services.settings.heartbeat_seconds,
+            fetch_output=fetch,
+            is_finished=_finished_check(services, thread_id, run_id),
+        ):
+            yield chunk if chunk == b"\n" else b"{}"
+
+    return relay.streaming(
+        body(),
+        subscription,
+        media_type="application/json",
+        headers=relay.run_headers(thread_id, run_id, kind="join"),
+    )
+
+
+@router.post("/runs/cancel")
+async def cancel_runs(body: RunsCancel, services: ServicesDep, action: str = "interrupt") -> Response:
+    chosen = "rollback" if action == "rollback" else "interrupt"
+    await runs_service.cancel_many(services, body, action=chosen)
+    return Response(status_code=204)

@@ -1,0 +1,142 @@
+"""Relaying run frames from Redis to HTTP clients: SSE streams and the `wait`/`join` JSON bodies.
+
+Every relay subscribes before it looks at history, so nothing published in between is lost. SSE
+heartbeats (`: heartbeat`) and wait keep-alives (`\\n`) tick on a fixed timer from the start of the
+response. A stream ends on the router's internal done frame; as a safety net against a lost done
+frame, each heartbeat also re-checks the run's status in Postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import orjson
+from starlette.responses import StreamingResponse
+
+from contracts import frames
+from contracts.frames import Frame
+from router.queue.broker import Subscription
+
+log = logging.getLogger(__name__)
+
+SSE_HEADERS = {"cache-control": "no-store", "connection": "keep-alive", "x-accel-buffering": "no"}
+SSE_MEDIA_TYPE = "text/event-stream; charset=utf-8"
+
+IsFinished = Callable[[], Awaitable[bool]]
+
+
+def run_headers(thread_id: str | None, run_id: str, *, kind: str) -> dict[str, str]:
+    """`Location` is what the SDK reconnects to; `Content-Location` names the run."""
+    base = f"/threads/{thread_id}/runs/{run_id}" if thread_id else f"/runs/{run_id}"
+    return {"location": f"{base}/{kind}", "content-location": base}
+
+
+def mode_filter(frame: Frame, modes: set[str] | None) -> bool:
+    if modes is None or frame.event in (frames.METADATA_EVENT, frames.ERROR_EVENT):
+        return True
+    base = frame.base_mode()
+    return base in modes or (base == "messages" and any(m.startswith("messages") for m in modes))
+
+
+async def next_frame(sub: Subscription, deadline: float) -> Frame | None:
+    """The next frame, or None when the heartbeat deadline passes first."""
+    timeout = deadline - asyncio.get_running_loop().time()
+    if timeout <= 0:
+        return None
+    try:
+        raw = await asyncio.wait_for(sub.get(), timeout)
+    except TimeoutError:
+        return None
+    return Frame.decode_pubsub(raw)
+
+
+async def sse_frames(
+    sub: Subscription,
+    *,
+    heartbeat: float,
+    replayed: list[Frame],
+    after: tuple[int, int] | None,
+    modes: set[str] | None,
+    is_finished: IsFinished,
+) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + heartbeat
+    for frame in replayed:
+        if frame.is_done():
+            return
+        if mode_filter(frame, modes):
+            yield frames.encode_sse(frame.event, frame.data, frame.id)
+    while True:
+        live = await next_frame(sub, deadline)
+        if live is None:
+            yield frames.HEARTBEAT
+            deadline += heartbeat
+            if await is_finished():
+                return
+            continue
+        if live.is_done():
+            return
+        if after is not None and live.id is not None and frames.parse_stream_id(live.id) <= after:
+            continue  # already sent from the replay log
+        if mode_filter(live, modes):
+            yield frames.encode_sse(live.event, live.data, live.id)
+
+
+async def wait_output(
+    sub: Subscription,
+    *,
+    heartbeat: float,
+    fetch_output: Callable[[], Awaitable[Any]],
+    is_finished: IsFinished,
+) -> AsyncIterator[bytes]:
+    """Newline keep-alives until the run is done, then its output as JSON."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + heartbeat
+    while True:
+        frame = await next_frame(sub, deadline)
+        if frame is None:
+            deadline += heartbeat
+            if await is_finished():
+                yield orjson.dumps(await fetch_output())
+                return
+            yield b"\n"
+            continue
+        if frame.is_done():
+            yield orjson.dumps(orjson.loads(frame.data).get("output"))
+            return
+
+
+def streaming(
+    body: AsyncIterator[bytes],
+    subscription: AbstractAsyncContextManager[Subscription],
+    *,
+    media_type: str,
+    headers: dict[str, str],
+    on_disconnect: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> StreamingResponse:
+    """Wrap `body` so the subscription closes when it ends, and `on_disconnect` runs if the client
+    went away before the body finished."""
+
+    async def guarded() -> AsyncIterator[bytes]:
+        finished = False
+        try:
+            async for chunk in body:
+                yield chunk
+            finished = True
+        finally:
+            await subscription.__aexit__(None, None, None)
+            if not finished and on_disconnect is not None:
+                task: asyncio.Task[None] = asyncio.create_task(on_disconnect())
+                task.add_done_callback(_log_failure)
+
+    all_headers = {**(SSE_HEADERS if media_type == SSE_MEDIA_TYPE else {}), **headers}
+    return StreamingResponse(guarded(), media_type=media_type, headers=all_headers)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("on-disconnect action failed", exc_info=task.exception())

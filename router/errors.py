@@ -1,0 +1,83 @@
+"""The router's error hierarchy. The class docstring is the default message; only
+router/api/errors.py maps classes to HTTP status codes.
+
+RouterError
+ ├── NotFoundError ── ThreadNotFoundError, RunNotFoundError, AssistantNotFoundError, CheckpointNotFoundError
+ ├── ConflictError ── ThreadBusyError, AlreadyExistsError
+ ├── InvalidRequestError (400)
+ ├── UnprocessableError (422)
+ └── FunctionError ── FunctionUnavailableError
+"""
+
+from __future__ import annotations
+
+
+class RouterError(Exception):
+    """Unexpected router error."""
+
+    code = "internal_error"
+
+    def __init__(self, message: str | None = None, **details: object) -> None:
+        super().__init__(message or self.__doc__)
+        self.message = message or (self.__doc__ or "")
+        self.details = details
+
+
+class NotFoundError(RouterError):
+    """Not found."""
+
+    code = "not_found"
+
+
+class ThreadNotFoundError(NotFoundError):
+    """Thread not found."""
+
+
+class RunNotFoundError(NotFoundError):
+    """Run not found."""
+
+
+class AssistantNotFoundError(NotFoundError):
+    """Assistant not found."""
+
+
+class CheckpointNotFoundError(NotFoundError):
+    """Checkpoint not found."""
+
+
+class ConflictError(RouterError):
+    """Conflict."""
+
+    code = "conflict"
+
+
+class ThreadBusyError(ConflictError):
+    """Thread is already running a task. Wait for it to finish or choose a different multitask strategy."""
+
+
+class AlreadyExistsError(ConflictError):
+    """Already exists."""
+
+
+class InvalidRequestError(RouterError):
+    """Bad request."""
+
+    code = "bad_request"
+
+
+class UnprocessableError(RouterError):
+    """Unprocessable request."""
+
+    code = "unprocessable"
+
+
+class FunctionError(RouterError):
+    """The function service failed to answer."""
+
+    code = "function_error"
+
+
+class FunctionUnavailableError(FunctionError):
+    """The function service could not be reached."""
+
+    code = "function_unavailable"

@@ -1,0 +1,1 @@
+"""Redis: the wake-up list, cancel signals, run-done frames and resumable-stream replay."""

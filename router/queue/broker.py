@@ -1,0 +1,121 @@
+"""One Redis pub/sub connection per router process, shared by every open stream and waiter.
+
+`subscribe(channel)` returns only after Redis confirmed the subscription, so a caller that subscribes
+and then reads history (a Redis Stream, a database row) cannot miss a message published in between.
+Messages fan out to local asyncio queues; a slow consumer only grows its own queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+log = logging.getLogger(__name__)
+
+RECONNECT_DELAY_SECONDS = 0.2
+
+
+class Subscription:
+    """Messages of the channels one consumer subscribed to, in arrival order."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def get(self) -> bytes:
+        return await self.queue.get()
+
+
+class Broker:
+    def __init__(self, redis: Redis, *, prefix: str) -> None:
+        self._redis = redis
+        self._pubsub: PubSub = redis.pubsub()
+        self._home = f"{prefix}:broker:{uuid.uuid4().hex}"
+        self._subs: dict[bytes, set[Subscription]] = {}
+        self._confirm: dict[bytes, list[asyncio.Future[None]]] = {}
+        self._lock = asyncio.Lock()
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._subscribe_raw(self._home.encode(), wait=False)
+        self._reader = asyncio.create_task(self._read(), name="broker-reader")
+        # The home channel's confirmation proves the reader is live.
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._reader
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+
+    async def _subscribe_raw(self, channel: bytes, *, wait: bool) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._confirm.setdefault(channel, []).append(fut)
+        await self._pubsub.subscribe(channel)
+        if wait:
+            await fut
+        else:
+            self._confirm[channel].remove(fut)
+
+    @asynccontextmanager
+    async def subscribe(self, *channels: str) -> AsyncIterator[Subscription]:
+        sub = Subscription()
+        keys = [c.encode() for c in channels]
+        new: list[bytes] = []
+        pending: list[asyncio.Future[None]] = []
+        async with self._lock:
+            for key in keys:
+                subs = self._subs.setdefault(key, set())
+                if not subs:
+                    new.append(key)
+                elif key in self._confirm:  # somebody else's SUBSCRIBE is not confirmed yet
+                    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                    self._confirm[key].append(fut)
+                    pending.append(fut)
+                subs.add(sub)
+        try:
+            await asyncio.gather(*(self._subscribe_raw(k, wait=True) for k in new), *pending)
+            yield sub
+        finally:
+            gone: list[bytes] = []
+            async with self._lock:
+                for key in keys:
+                    current = self._subs.get(key)
+                    if current is not None:
+                        current.discard(sub)
+                        if not current:
+                            del self._subs[key]
+                            gone.append(key)
+            if gone:
+                with suppress(RedisConnectionError, RedisTimeoutError):
+                    await self._pubsub.unsubscribe(*gone)
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        channel = message["channel"]
+        if kind == "message":
+            for sub in self._subs.get(channel, ()):
+                sub.queue.put_nowait(message["data"])
+        elif kind == "subscribe":
+            for fut in self._confirm.pop(channel, []):
+                if not fut.done():
+                    fut.set_result(None)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=None)
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                log.warning("pub/sub connection lost (%s); reconnecting", exc)
+                await asyncio.sleep(RECONNECT_DELAY_SECONDS)
+                continue
+            if message is not None:
+                self._deliver(message)

@@ -1,0 +1,85 @@
+"""Redis signals the router sends and reads. Redis holds no run data: only sentinels, cancel
+actions, stream frames and (for resumable runs) their short-lived replay log.
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from contracts import frames, queue
+from contracts.frames import Frame
+from contracts.queue import Keys
+
+WAKE_LIST_MAX = 1024  # sentinels beyond this carry no extra information
+
+
+async def wake(redis: Redis, keys: Keys) -> None:
+    """Tell every dispatcher (any replica) that a run may be runnable."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.lpush(keys.wake_list(), queue.WAKE_SENTINEL)
+        pipe.ltrim(keys.wake_list(), 0, WAKE_LIST_MAX - 1)
+        await pipe.execute()
+
+
+async def wait_wake(redis: Redis, keys: Keys, timeout_seconds: float) -> bool:
+    """Block until a sentinel arrives (True) or the timeout passes (False)."""
+    got = await redis.blpop([keys.wake_list()], timeout=timeout_seconds)
+    return got is not None
+
+
+async def send_cancel(redis: Redis, keys: Keys, run_id: str, action: str) -> None:
+    """The key covers a function that has not started yet; the channel one that is running."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.set(keys.run_cancel_key(run_id), action, ex=queue.CANCEL_KEY_TTL_SECONDS)
+        pipe.publish(keys.run_control_channel(run_id), action)
+        await pipe.execute()
+
+
+async def publish_done(
+    redis: Redis,
+    keys: Keys,
+    *,
+    run_id: str,
+    thread_id: str,
+    data: bytes,
+    thread_data: bytes,
+    resumable: bool,
+    ttl_seconds: int,
+) -> None:
+    """End a run's streams: the internal done frame on the run channel (and its replay log),
+    and `metadata {"status": "run_done"}` on the thread channel."""
+    run_frame = Frame(frames.DONE_EVENT, data)
+    thread_frame = Frame(frames.METADATA_EVENT, thread_data)
+    if resumable:
+        run_id_ = await redis.xadd(keys.run_events(run_id), {"e": run_frame.event, "d": data})
+        thread_id_ = await redis.xadd(
+            keys.thread_events(thread_id), {"e": thread_frame.event, "d": thread_data}
+        )
+        run_frame = Frame(run_frame.event, data, _text(run_id_))
+        thread_frame = Frame(thread_frame.event, thread_data, _text(thread_id_))
+    async with redis.pipeline(transaction=False) as pipe:
+        if resumable:
+            pipe.expire(keys.run_events(run_id), ttl_seconds)
+            pipe.expire(keys.thread_events(thread_id), ttl_seconds)
+        pipe.publish(keys.run_stream_channel(run_id), run_frame.encode_pubsub())
+        pipe.publish(keys.thread_stream_channel(thread_id), thread_frame.encode_pubsub())
+        await pipe.execute()
+
+
+async def replay(redis: Redis, key: str, after: str) -> list[Frame]:
+    """Frames stored in the Redis Stream `key` strictly after id `after` (`-1`, `0`, `-`: all)."""
+    start = "-" if frames.parse_stream_id(after) == (-1, -1) else f"({after}"
+    entries = await redis.xrange(key, min=start, max="+") or []
+    out = []
+    for entry_id, fields in entries:
+        assert entry_id is not None
+        assert fields is not None
+        data = fields[b"d"]
+        out.append(
+            Frame(_text(fields[b"e"]), data if isinstance(data, bytes) else data.encode(), _text(entry_id))
+        )
+    return out
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,128 @@
+"""Run request bodies (shared by router.api and router.services). Every field the official SDK sends is accepted; anything else is a 422 that
+names the field. Fields LangOpen does not act on yet are refused with a 422 when set (never ignored).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+StreamModeName = Literal[
+    "values", "messages", "messages-tuple", "tasks", "checkpoints", "updates", "events", "debug", "custom"
+]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Command(_Body):
+    update: dict[str, Any] | list[Any] | None = None
+    resume: Any = None
+    goto: Any = None
+
+
+class Checkpoint(_Body):
+    thread_id: str | None = None
+    checkpoint_ns: str | None = None
+    checkpoint_id: str | None = None
+    checkpoint_map: dict[str, Any] | None = None
+
+
+class RunConfig(BaseModel):
+    # RunnableConfig keys beyond these are passed through to the graph, as the official server does.
+    model_config = ConfigDict(extra="allow")
+
+    tags: list[str] | None = None
+    recursion_limit: int | None = Field(default=None, ge=1)
+    configurable: dict[str, Any] | None = None
+
+
+class LangsmithTracer(_Body):
+    project_name: str | None = None
+    example_id: str | None = None
+
+
+class RunCreate(_Body):
+    """The stateless body; `RunCreateStateful` adds the thread-only fields."""
+
+    assistant_id: str
+    input: dict[str, Any] | list[Any] | str | int | float | bool | None = None
+    command: Command | None = None
+    metadata: dict[str, Any] | None = None
+    config: RunConfig | None = None
+    context: dict[str, Any] | None = None
+    checkpoint: Checkpoint | None = None
+    checkpoint_id: str | None = None
+    checkpoint_during: bool | None = None
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    stream_mode: StreamModeName | list[StreamModeName] = "values"
+    stream_subgraphs: bool = False
+    stream_resumable: bool = False
+    on_completion: Literal["delete", "keep"] | None = None
+    on_disconnect: Literal["cancel", "continue"] = "continue"
+    after_seconds: float = Field(default=0, ge=0)
+    durability: Literal["sync", "async", "exit"] | None = None
+    webhook: str | None = None
+    feedback_keys: list[str] | None = None
+    langsmith_tracer: LangsmithTracer | None = None
+    strict_resume: bool | None = None
+
+    @field_validator("webhook")
+    @classmethod
+    def _no_webhook(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError("webhooks are not supported yet by this server")
+        return value
+
+    @field_validator("feedback_keys")
+    @classmethod
+    def _no_feedback(cls, value: list[str] | None) -> list[str] | None:
+        if value:
+            raise ValueError("feedback keys need LangSmith, which this server does not use")
+        return value
+
+    @field_validator("langsmith_tracer")
+    @classmethod
+    def _no_tracer(cls, value: LangsmithTracer | None) -> LangsmithTracer | None:
+        if value is not None:
+            raise ValueError("LangSmith tracing is not supported by this server")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> RunCreate:
+        if self.input is not None and self.command is not None:
+            raise ValueError("input and command are mutually exclusive")
+        return self
+
+    def stream_modes(self) -> list[StreamModeName]:
+        modes = [self.stream_mode] if isinstance(self.stream_mode, str) else list(self.stream_mode)
+        return list(dict.fromkeys(modes)) or ["values"]
+
+    def durability_mode(self) -> Literal["sync", "async", "exit"]:
+        if self.durability is not None:
+            return self.durability
+        if self.checkpoint_during is False:
+            return "exit"
+        return "async"
+
+
+class RunCreateStateful(RunCreate):
+    multitask_strategy: Literal["reject", "rollback", "interrupt", "enqueue"] = "enqueue"
+    if_not_exists: Literal["create", "reject"] = "reject"
+
+
+class RunsCancel(_Body):
+    status: Literal["pending", "running", "all"] | None = None
+    thread_id: str | None = None
+    run_ids: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> RunsCancel:
+        if self.status is not None and (self.thread_id is not None or self.run_ids is not None):
+            raise ValueError("status is mutually exclusive with thread_id and run_ids")
+        if self.status is None and self.thread_id is None and self.run_ids is None:
+            raise ValueError("give status, thread_id or run_ids")
+        return self

@@ -1,0 +1,142 @@
+"""Recording how a run ended: the run row, the thread row (status, values, interrupts, error),
+rollback's deletions, stateless clean-up, then the done frames that end every open stream and wake
+every waiter. Only the current attempt can record an outcome (fenced in SQL).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import orjson
+
+from contracts.runtime import RunError, RunOutcome
+from router import metrics
+from router.models import Run
+from router.queue import signals
+from router.services.context import Services
+from router.store import runs as runs_store
+from router.store.pool import Connection
+
+USER_INTERRUPT = {
+    "error": "UserInterrupt",
+    "message": "interrupt requested via POST /threads/{thread_id}/runs/{run_id}/cancel",
+}
+
+
+def _merged_interrupts(interrupts: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [item for items in interrupts.values() for item in items]
+
+
+def run_output(outcome: RunOutcome) -> Any:
+    """The body `runs.wait` and `join` return: last values, `__interrupt__` merged in, or `__error__`."""
+    if outcome.status in ("error", "timeout") and outcome.error is not None:
+        return {"__error__": outcome.error.model_dump()}
+    values = outcome.values if outcome.values is not None else {}
+    merged = _merged_interrupts(outcome.interrupts)
+    if merged and isinstance(values, dict):
+        return {**values, "__interrupt__": merged}
+    return values
+
+
+def thread_output(values: Any, status: str, interrupts: dict[str, Any], error: Any) -> Any:
+    """Joining a finished run whose own output is gone: the thread's current values."""
+    if status == "error" and error:
+        return {"__error__": error}
+    merged = _merged_interrupts(interrupts or {})
+    if status == "interrupted" and merged and isinstance(values, dict):
+        return {**values, "__interrupt__": merged}
+    return values if values is not None else {}
+
+
+def _thread_status(outcome: RunOutcome) -> tuple[str, Any]:
+    if outcome.cancel_action == "interrupt":
+        return "interrupted", USER_INTERRUPT
+    if outcome.cancel_action == "rollback":
+        return "idle", None
+    if outcome.status in ("error", "timeout"):
+        return "error", outcome.error.model_dump() if outcome.error else None
+    if outcome.interrupts:
+        return "interrupted", None
+    return "idle", None
+
+
+async def record(services: Services, row: asyncpg.Record, outcome: RunOutcome) -> Run | None:
+    """Record `outcome` for the attempt in `row`; None if that attempt is no longer current."""
+    run_id, thread_id = str(row["run_id"]), str(row["thread_id"])
+    output = run_output(outcome)
+    error = outcome.error.model_dump() if outcome.error else None
+    async with services.pool.acquire() as conn, conn.transaction():
+        finished = await runs_store.finish(
+            conn, run_id, outcome.attempt, status=outcome.status, output=output, error=error
+        )
+        if finished is None:
+            return None
+        if outcome.cancel_action == "rollback":
+            await runs_store.delete_checkpoints_of_run(conn, thread_id, run_id)
+            await runs_store.delete(conn, run_id)
+        await _settle_thread(conn, finished, outcome)
+    await publish_done(services, finished, output)
+    services.kick_dispatcher()
+    metrics.RUNS_FINISHED.labels(finished["graph_id"], outcome.status).inc()
+    return runs_store.to_run(finished)
+
+
+async def _settle_thread(conn: Connection, run: asyncpg.Record, outcome: RunOutcome) -> None:
+    thread_id, run_id = str(run["thread_id"]), str(run["run_id"])
+    others = await runs_store.thread_has_other_inflight(conn, thread_id, run_id)
+    if run["on_completion"] == "delete" and not others:
+        await runs_store.delete_thread(conn, thread_id)
+        return
+    status, thread_error = _thread_status(outcome)
+    rolled_back = outcome.cancel_action == "rollback"
+    await runs_store.set_thread_outcome(
+        conn,
+        thread_id,
+        status="busy" if others else status,
+        values=outcome.values,
+        set_values=outcome.values is not None and not rolled_back,
+        interrupts=outcome.interrupts if not rolled_back else {},
+        error=thread_error,
+    )
+
+
+async def cancel_pending(conn: Connection, row: asyncpg.Record, *, action: str) -> asyncpg.Record:
+    """End a run that never started (inside the caller's transaction); publish with `publish_done`."""
+    run_id, thread_id = str(row["run_id"]), str(row["thread_id"])
+    if action == "rollback":
+        await runs_store.delete(conn, run_id)
+        ended = row
+    else:
+        cancelled = await runs_store.cancel_pending(conn, run_id, {})
+        ended = cancelled if cancelled is not None else row
+    others = await runs_store.thread_has_other_inflight(conn, thread_id, run_id)
+    if not others:
+        await runs_store.set_thread_status(conn, thread_id, "idle")
+    return ended
+
+
+async def give_up(services: Services, row: asyncpg.Record, reason: str) -> Run | None:
+    """A run that ran out of attempts ends `error` with the reason."""
+    outcome = RunOutcome(
+        run_id=str(row["run_id"]),
+        attempt=row["attempt"],
+        status="error",
+        error=RunError(error="RunAttemptsExhausted", message=reason),
+    )
+    return await record(services, row, outcome)
+
+
+async def publish_done(services: Services, run: asyncpg.Record, output: Any) -> None:
+    run_id, thread_id = str(run["run_id"]), str(run["thread_id"])
+    status = "interrupted" if run["status"] == "pending" else run["status"]
+    await signals.publish_done(
+        services.redis,
+        services.keys,
+        run_id=run_id,
+        thread_id=thread_id,
+        data=orjson.dumps({"status": status, "output": output}),
+        thread_data=orjson.dumps({"status": "run_done", "run_id": run_id}),
+        resumable=bool(run["kwargs"].get("resumable")),
+        ttl_seconds=services.settings.resumable_stream_ttl_seconds,
+    )

@@ -1,0 +1,241 @@
+"""Run orchestration: creation under the thread's row lock with the multitask strategy applied,
+listing, cancellation and deletion. Execution is the dispatcher's; outcomes are recorded in
+router.services.outcomes.
+
+Creation commits before anything is signalled: the wake sentinel, the local dispatcher kick and
+cancel signals for runs the strategy interrupts go out only once the run row exists.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from contracts import ids
+from router import errors, metrics
+from router.models import Assistant, Run, is_terminal
+from router.queue import signals
+from router.requests import RunCreate, RunCreateStateful, RunsCancel
+from router.services import assistants as assistants_service
+from router.services import outcomes
+from router.services.context import Services
+from router.store import runs as runs_store
+
+THREAD_OR_ASSISTANT_NOT_FOUND = "Thread or assistant not found."
+LANGGRAPH_HOST = "self-hosted"
+
+
+@dataclass(frozen=True)
+class CreatedRun:
+    run: Run
+    resumable: bool
+    on_disconnect: str
+
+
+def _merge_config(assistant: Assistant, body: RunCreate) -> dict[str, Any]:
+    base = dict(assistant["config"] or {})
+    given = body.config.model_dump(exclude_none=True) if body.config else {}
+    config = {**base, **given}
+    config["configurable"] = {**(base.get("configurable") or {}), **(given.get("configurable") or {})}
+    return config
+
+
+def _run_kwargs(
+    body: RunCreate,
+    assistant: Assistant,
+    *,
+    run_id: str,
+    thread_id: str,
+    temporary: bool,
+    metadata: dict[str, Any],
+) -> dict[str, Any]:
+    if body.config and body.config.configurable and body.context:
+        raise errors.InvalidRequestError(
+            "Cannot specify both configurable and context. Prefer setting context alone."
+        )
+    config = _merge_config(assistant, body)
+    config["configurable"].update(
+        {
+            "langgraph_auth_user": None,
+            "langgraph_auth_user_id": "",
+            "langgraph_auth_permissions": [],
+            "langgraph_request_id": str(uuid.uuid4()),
+            "__request_start_time_ms__": int(time.time() * 1000),
+            "__after_seconds__": body.after_seconds,
+            "run_id": run_id,
+            "thread_id": thread_id,
+            "graph_id": assistant["graph_id"],
+            "assistant_id": assistant["assistant_id"],
+            "user_id": "",
+        }
+    )
+    config["metadata"] = {**(config.get("metadata") or {}), **metadata, "langgraph_host": LANGGRAPH_HOST}
+    checkpoint = body.checkpoint.model_dump(exclude_none=True) if body.checkpoint else None
+    if body.checkpoint_id:
+        checkpoint = {**(checkpoint or {}), "checkpoint_id": body.checkpoint_id}
+    return {
+        "input": body.input,
+        "command": body.command.model_dump(exclude_unset=True) if body.command else None,
+        "config": config,
+        "context": {**(assistant["context"] or {}), **(body.context or {})},
+        "stream_mode": body.stream_modes(),
+        "interrupt_before": body.interrupt_before,
+        "interrupt_after": body.interrupt_after,
+        "webhook": None,
+        "feedback_keys": None,
+        "temporary": temporary,
+        "subgraphs": body.stream_subgraphs,
+        "resumable": body.stream_resumable,
+        "checkpoint_during": body.durability_mode() != "exit",
+        "durability": body.durability_mode(),
+        "checkpoint": checkpoint,
+    }
+
+
+async def create(
+    services: Services, body: RunCreate, *, thread_id: str | None, run_id: str | None = None
+) -> CreatedRun:
+    """Create a run on `thread_id` (None: a stateless run on a new temporary thread)."""
+    stateless = thread_id is None
+    if stateless and body.command is not None and body.command.resume is not None:
+        raise errors.InvalidRequestError("You must provide a thread_id when resuming.")
+    assistant = await assistants_service.resolve(services, body.assistant_id)
+    run_id = run_id or str(ids.uuid7())
+    strategy = body.multitask_strategy if isinstance(body, RunCreateStateful) else "enqueue"
+    if_not_exists = body.if_not_exists if isinstance(body, RunCreateStateful) else "create"
+    on_completion = body.on_completion or ("delete" if stateless else "keep")
+    thread_id = thread_id or str(ids.uuid7())
+    thread_meta = {"graph_id": assistant["graph_id"], "assistant_id": assistant["assistant_id"]}
+    to_cancel: list[tuple[str, str]] = []
+    async with services.pool.acquire() as conn, conn.transaction():
+        thread = await runs_store.lock_thread(conn, thread_id)
+        if thread is None:
+            if if_not_exists != "create":
+                raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
+            thread = await runs_store.insert_thread(conn, thread_id, thread_meta)
+            if thread is None:  # created concurrently: take the lock on the row that won
+                thread = await runs_store.lock_thread(conn, thread_id)
+                assert thread is not None
+        inflight = await runs_store.inflight_for_thread(conn, thread_id)
+        if inflight and strategy == "reject":
+            raise errors.ThreadBusyError()
+        if inflight and strategy in ("interrupt", "rollback"):
+            for row in inflight:
+                to_cancel.append((str(row["run_id"]), strategy))
+                await runs_store.set_cancel_action(conn, str(row["run_id"]), strategy)
+        metadata = {
+            **(assistant["metadata"] or {}),
+            **(thread["metadata"] or {}),
+            **(body.metadata or {}),
+            **thread_meta,
+        }
+        kwargs = _run_kwargs(
+            body, assistant, run_id=run_id, thread_id=thread_id, temporary=stateless, metadata=metadata
+        )
+        row = await runs_store.insert(
+            conn,
+            run_id=run_id,
+            thread_id=thread_id,
+            assistant_id=assistant["assistant_id"],
+            graph_id=assistant["graph_id"],
+            metadata=metadata,
+            kwargs=kwargs,
+            multitask_strategy=strategy,
+            after_seconds=body.after_seconds,
+            on_completion=on_completion,
+        )
+        await runs_store.mark_thread_busy(conn, thread_id, thread_meta)
+    for cancel_id, action in to_cancel:
+        await cancel_one(services, thread_id, cancel_id, action=action)
+    services.kick_dispatcher()
+    await signals.wake(services.redis, services.keys)
+    metrics.RUNS_CREATED.labels(assistant["graph_id"]).inc()
+    return CreatedRun(
+        run=runs_store.to_run(row), resumable=body.stream_resumable, on_disconnect=body.on_disconnect
+    )
+
+
+async def get(services: Services, thread_id: str, run_id: str) -> Run:
+    row = await runs_store.get(services.pool, run_id, thread_id)
+    if row is None:
+        raise errors.RunNotFoundError("Not Found")
+    return runs_store.to_run(row)
+
+
+async def list_for_thread(
+    services: Services, thread_id: str, *, status: str | None, limit: int, offset: int
+) -> list[Run]:
+    rows = await runs_store.list_for_thread(
+        services.pool, thread_id, status=status, limit=limit, offset=offset
+    )
+    if not rows and await runs_store.thread_snapshot(services.pool, thread_id) is None:
+        raise errors.ThreadNotFoundError(f"Thread with ID {thread_id} not found")
+    return [runs_store.to_run(r) for r in rows]
+
+
+async def delete(services: Services, thread_id: str, run_id: str) -> None:
+    row = await runs_store.get(services.pool, run_id, thread_id)
+    if row is None:
+        raise errors.RunNotFoundError("Not Found")
+    if not is_terminal(row["status"]):
+        raise errors.ConflictError("Cannot delete a run that is pending or running. Cancel it first.")
+    await runs_store.delete(services.pool, run_id)
+
+
+async def cancel_one(services: Services, thread_id: str, run_id: str, *, action: str) -> Run | None:
+    """Cancel a run. Pending runs end at once; running ones are signalled and end when the function
+    stops (the outcome carries the action). Returns the run as it is now, None if it was deleted."""
+    async with services.pool.acquire() as conn, conn.transaction():
+        row = await runs_store.get(conn, run_id, thread_id)
+        if row is None:
+            raise errors.RunNotFoundError("Not Found")
+        if is_terminal(row["status"]):
+            return runs_store.to_run(row)
+        await runs_store.set_cancel_action(conn, run_id, action)
+        ended = (
+            await outcomes.cancel_pending(conn, row, action=action) if row["status"] == "pending" else None
+        )
+    if ended is not None:
+        await outcomes.publish_done(services, ended, {})
+        return None if action == "rollback" else runs_store.to_run(ended)
+    await signals.send_cancel(services.redis, services.keys, run_id, action)
+    return runs_store.to_run(row)
+
+
+async def cancel_many(services: Services, body: RunsCancel, *, action: str) -> list[tuple[str, str]]:
+    """Cancel runs matching the filter; returns (thread_id, run_id) of each one signalled."""
+    statuses: list[str] = ["pending", "running"]
+    if body.status is not None and body.status != "all":
+        statuses = [body.status]
+    rows = await runs_store.select_for_cancel(
+        services.pool, thread_id=body.thread_id, run_ids=body.run_ids, statuses=statuses
+    )
+    if not rows:
+        raise errors.NotFoundError("No runs found to cancel.")
+    done = []
+    for row in rows:
+        await cancel_one(services, str(row["thread_id"]), str(row["run_id"]), action=action)
+        done.append((str(row["thread_id"]), str(row["run_id"])))
+    return done
+
+
+async def cancel_thread_runs(services: Services, thread_id: str) -> None:
+    """Interrupt every pending or running run of a thread (before the thread is deleted)."""
+    rows = await runs_store.select_for_cancel(
+        services.pool, thread_id=thread_id, run_ids=None, statuses=["pending", "running"]
+    )
+    for row in rows:
+        await cancel_one(services, thread_id, str(row["run_id"]), action="interrupt")
+
+
+async def final_output(services: Services, thread_id: str, run_id: str) -> Any:
+    """What join/wait return for a finished run: its recorded output, else the thread's values."""
+    row = await runs_store.get(services.pool, run_id, thread_id)
+    if row is not None and row["output"] is not None:
+        return row["output"]
+    snap = await runs_store.thread_snapshot(services.pool, thread_id)
+    if snap is None:
+        return None
+    return outcomes.thread_output(snap["values"], snap["status"], snap["interrupts"], snap["error"])

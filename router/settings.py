@@ -1,0 +1,75 @@
+"""Router settings: built once in `main.py` (or by `langopen dev`) and passed down explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts import queue
+
+
+class RouterSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LANGOPEN_", extra="ignore")
+
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        validation_alias=AliasChoices("DATABASE_URL", "LANGOPEN_DATABASE_URL"),
+        description="Postgres DSN holding assistants, threads, runs, checkpoints and the store.",
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("REDIS_URL", "LANGOPEN_REDIS_URL"),
+        description="Redis URL: wake-up list, cancel keys, pub/sub and resumable streams (no run data).",
+    )
+    redis_prefix: str = Field(
+        default=queue.DEFAULT_PREFIX, description="Prefix of every Redis key and channel."
+    )
+    config_path: Path = Field(
+        default=Path("langgraph.json"),
+        validation_alias=AliasChoices("LANGOPEN_CONFIG", "LANGOPEN_CONFIG_PATH"),
+        description="The app's langgraph.json: its graphs get system assistants.",
+    )
+    function_url: str | None = Field(
+        default=None,
+        description="URL of the deployment's function service (a Knative Service in a cluster). "
+        "`langopen dev` supplies a local process instead.",
+    )
+    db_pool_min: int = Field(default=2, ge=1, description="Postgres pool minimum connections.")
+    db_pool_max: int = Field(default=20, ge=1, description="Postgres pool maximum connections.")
+    db_command_timeout_seconds: float = Field(default=30.0, gt=0, description="Per-statement timeout.")
+    dispatch_concurrency: int = Field(
+        default=64, ge=1, description="Runs one router process executes at once (in-flight CloudEvents)."
+    )
+    lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A running run's lease; renewed every lease_seconds/3 while in flight.",
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="Attempts per run before it ends `error` (a crash or lost lease counts)."
+    )
+    reaper_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the reaper looks for runs whose lease expired."
+    )
+    run_timeout_seconds: float | None = Field(
+        default=None, gt=0, description="Whole-run deadline; the run ends `timeout`. None: no deadline."
+    )
+    resumable_stream_ttl_seconds: int = Field(
+        default=120,
+        ge=1,
+        description="How long a resumable run's events stay replayable (official default 120 s).",
+    )
+    function_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of synchronous function requests (state, schemas, drawing)."
+    )
+    heartbeat_seconds: float = Field(default=5.0, gt=0, description="SSE heartbeat / wait keep-alive period.")
+
+    @model_validator(mode="after")
+    def _check(self) -> RouterSettings:
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError("db_pool_min must not exceed db_pool_max")
+        if self.reaper_interval_seconds >= self.lease_seconds:
+            raise ValueError("reaper_interval_seconds must be shorter than lease_seconds")
+        return self

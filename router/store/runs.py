@@ -1,0 +1,183 @@
+"""Runs in Postgres: creation under the thread lock, claim, lease, outcome, cancel and deletion.
+
+Invariants: a run moves pending → running → terminal; every outcome write is fenced by
+(run_id, attempt, status='running'), so a stale attempt can never finish a run; the partial unique
+index `runs_one_running_per_thread` keeps at most one running run per thread.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from router.models import Run
+from router.store.pool import Connection, Executor, Pool
+from router.store.sql import q
+
+Record = asyncpg.Record
+CLAIM_RETRIES = 5
+
+
+def to_run(row: Record) -> Run:
+    return {
+        "run_id": str(row["run_id"]),
+        "thread_id": str(row["thread_id"]),
+        "assistant_id": str(row["assistant_id"]),
+        "metadata": row["metadata"],
+        "status": row["status"],
+        "kwargs": row["kwargs"],
+        "multitask_strategy": row["multitask_strategy"],
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+        "langsmith_session_name": None,
+    }
+
+
+async def lock_thread(conn: Connection, thread_id: str) -> Record | None:
+    return await conn.fetchrow(q("run_thread_lock"), thread_id)
+
+
+async def insert_thread(conn: Connection, thread_id: str, metadata: dict[str, Any]) -> Record | None:
+    return await conn.fetchrow(q("run_thread_insert"), thread_id, metadata)
+
+
+async def mark_thread_busy(conn: Connection, thread_id: str, metadata: dict[str, Any]) -> None:
+    await conn.execute(q("run_thread_mark_busy"), thread_id, metadata)
+
+
+async def inflight_for_thread(conn: Connection, thread_id: str) -> list[Record]:
+    return list(await conn.fetch(q("run_inflight_for_thread"), thread_id))
+
+
+async def insert(
+    conn: Connection,
+    *,
+    run_id: str,
+    thread_id: str,
+    assistant_id: str,
+    graph_id: str,
+    metadata: dict[str, Any],
+    kwargs: dict[str, Any],
+    multitask_strategy: str,
+    after_seconds: float,
+    on_completion: str,
+) -> Record:
+    row = await conn.fetchrow(
+        q("run_insert"),
+        run_id,
+        thread_id,
+        assistant_id,
+        graph_id,
+        metadata,
+        kwargs,
+        multitask_strategy,
+        after_seconds,
+        on_completion,
+    )
+    assert row is not None
+    return row
+
+
+async def get(pool: Executor, run_id: str, thread_id: str) -> Record | None:
+    return await pool.fetchrow(q("run_get"), run_id, thread_id)
+
+
+async def get_any(pool: Executor, run_id: str) -> Record | None:
+    return await pool.fetchrow(q("run_get_any"), run_id)
+
+
+async def list_for_thread(
+    pool: Pool, thread_id: str, *, status: str | None, limit: int, offset: int
+) -> list[Record]:
+    return list(await pool.fetch(q("run_list"), thread_id, status, limit, offset))
+
+
+async def claim(pool: Pool, *, owner: str, lease_seconds: float) -> Record | None:
+    """Claim the oldest runnable pending run (one running run per thread), or None."""
+    for _ in range(CLAIM_RETRIES):
+        try:
+            return await pool.fetchrow(q("run_claim"), owner, lease_seconds)
+        except asyncpg.UniqueViolationError:
+            continue  # another dispatcher started a run on that thread first; look again
+    return None
+
+
+async def next_available_at(pool: Pool) -> datetime | None:
+    value: datetime | None = await pool.fetchval(q("run_next_available_at"))
+    return value
+
+
+async def renew_lease(pool: Pool, run_id: str, attempt: int, lease_seconds: float) -> tuple[bool, str | None]:
+    """(still ours, cancel action requested) for a running attempt."""
+    row = await pool.fetchrow(q("run_renew_lease"), run_id, attempt, lease_seconds)
+    if row is None:
+        return False, None
+    return True, row["cancel_action"]
+
+
+async def finish(
+    conn: Connection, run_id: str, attempt: int, *, status: str, output: Any, error: Any
+) -> Record | None:
+    return await conn.fetchrow(q("run_finish"), run_id, attempt, status, output, error)
+
+
+async def requeue(pool: Executor, run_id: str, attempt: int) -> bool:
+    return await pool.fetchval(q("run_requeue"), run_id, attempt) is not None
+
+
+async def expired_leases(conn: Connection, limit: int) -> list[Record]:
+    return list(await conn.fetch(q("run_expired_leases"), limit))
+
+
+async def thread_has_other_inflight(conn: Connection, thread_id: str, run_id: str) -> bool:
+    count: int = await conn.fetchval(q("run_thread_other_inflight"), thread_id, run_id)
+    return count > 0
+
+
+async def set_thread_outcome(
+    conn: Connection,
+    thread_id: str,
+    *,
+    status: str,
+    values: Any,
+    set_values: bool,
+    interrupts: dict[str, Any],
+    error: Any,
+) -> None:
+    await conn.execute(q("run_thread_set_outcome"), thread_id, status, values, interrupts, error, set_values)
+
+
+async def set_thread_status(conn: Connection, thread_id: str, status: str) -> None:
+    await conn.execute(q("run_thread_set_status"), thread_id, status)
+
+
+async def set_cancel_action(conn: Executor, run_id: str, action: str) -> Record | None:
+    return await conn.fetchrow(q("run_set_cancel_action"), run_id, action)
+
+
+async def cancel_pending(conn: Connection, run_id: str, output: Any) -> Record | None:
+    return await conn.fetchrow(q("run_cancel_pending"), run_id, output)
+
+
+async def delete(conn: Executor, run_id: str) -> bool:
+    return await conn.fetchval(q("run_delete"), run_id) is not None
+
+
+async def delete_thread(conn: Executor, thread_id: str) -> None:
+    await conn.execute(q("run_delete_thread"), thread_id)
+
+
+async def delete_checkpoints_of_run(conn: Executor, thread_id: str, run_id: str) -> None:
+    await conn.execute(q("run_delete_checkpoints"), thread_id, run_id)
+
+
+async def select_for_cancel(
+    pool: Pool, *, thread_id: str | None, run_ids: list[str] | None, statuses: list[str]
+) -> list[Record]:
+    return list(await pool.fetch(q("run_select_for_cancel"), thread_id, run_ids, statuses))
+
+
+async def thread_snapshot(pool: Executor, thread_id: str) -> Record | None:
+    return await pool.fetchrow(q("run_thread_latest_values"), thread_id)

@@ -1,0 +1,134 @@
+-- Runs: creation under the thread's row lock, the dispatcher's claim, leases, outcomes, cancel.
+
+-- name: run_thread_lock
+SELECT thread_id, metadata, status FROM threads WHERE thread_id = $1 FOR UPDATE
+
+-- name: run_thread_insert
+INSERT INTO threads (thread_id, metadata, status) VALUES ($1, $2, 'busy')
+ON CONFLICT (thread_id) DO NOTHING
+RETURNING thread_id, metadata, status
+
+-- name: run_thread_mark_busy
+UPDATE threads
+SET status = 'busy', metadata = metadata || $2::jsonb, updated_at = now()
+WHERE thread_id = $1
+
+-- name: run_inflight_for_thread
+SELECT run_id, status FROM runs
+WHERE thread_id = $1 AND status IN ('pending', 'running')
+ORDER BY created_at
+FOR UPDATE
+
+-- name: run_insert
+INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, status, metadata, kwargs,
+                  multitask_strategy, available_at, on_completion)
+VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, now() + make_interval(secs => $8), $9)
+RETURNING *
+
+-- name: run_get
+SELECT * FROM runs WHERE run_id = $1 AND thread_id = $2
+
+-- name: run_get_any
+SELECT * FROM runs WHERE run_id = $1
+
+-- name: run_list
+SELECT * FROM runs
+WHERE thread_id = $1 AND ($2::text IS NULL OR status = $2)
+ORDER BY created_at DESC
+LIMIT $3 OFFSET $4
+
+-- name: run_claim
+WITH next AS (
+    SELECT r.run_id FROM runs r
+    WHERE r.status = 'pending'
+      AND r.available_at <= now()
+      AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')
+      AND NOT EXISTS (SELECT 1 FROM runs y WHERE y.thread_id = r.thread_id AND y.status = 'pending'
+                      AND y.created_at < r.created_at)
+    ORDER BY r.created_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE runs
+SET status = 'running', attempt = runs.attempt + 1, lease_owner = $1,
+    lease_expires_at = now() + make_interval(secs => $2), updated_at = now()
+FROM next
+WHERE runs.run_id = next.run_id
+RETURNING runs.*
+
+-- name: run_next_available_at
+SELECT min(available_at) FROM runs WHERE status = 'pending'
+
+-- name: run_renew_lease
+UPDATE runs SET lease_expires_at = now() + make_interval(secs => $3)
+WHERE run_id = $1 AND attempt = $2 AND status = 'running'
+RETURNING cancel_action
+
+-- name: run_finish
+UPDATE runs
+SET status = $3, output = $4, error = $5, updated_at = now(), lease_owner = NULL, lease_expires_at = NULL
+WHERE run_id = $1 AND attempt = $2 AND status = 'running'
+RETURNING *
+
+-- name: run_requeue
+UPDATE runs
+SET status = 'pending', available_at = now(), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+WHERE run_id = $1 AND attempt = $2 AND status = 'running'
+RETURNING run_id
+
+-- name: run_expired_leases
+SELECT * FROM runs
+WHERE status = 'running' AND lease_expires_at < now()
+ORDER BY lease_expires_at
+LIMIT $1
+FOR UPDATE SKIP LOCKED
+
+-- name: run_thread_other_inflight
+SELECT count(*) FROM runs WHERE thread_id = $1 AND run_id <> $2 AND status IN ('pending', 'running')
+
+-- name: run_thread_set_outcome
+UPDATE threads
+SET status = $2,
+    "values" = CASE WHEN $6 THEN $3::jsonb ELSE "values" END,
+    interrupts = $4, error = $5, updated_at = now(), state_updated_at = now()
+WHERE thread_id = $1
+
+-- name: run_thread_set_status
+UPDATE threads SET status = $2, updated_at = now() WHERE thread_id = $1
+
+-- name: run_set_cancel_action
+UPDATE runs SET cancel_action = $2, updated_at = now()
+WHERE run_id = $1 AND status IN ('pending', 'running')
+RETURNING *
+
+-- name: run_cancel_pending
+UPDATE runs SET status = 'interrupted', cancel_action = 'interrupt', updated_at = now(),
+    output = $2
+WHERE run_id = $1 AND status = 'pending'
+RETURNING *
+
+-- name: run_delete
+DELETE FROM runs WHERE run_id = $1 RETURNING run_id
+
+-- name: run_delete_thread
+DELETE FROM threads WHERE thread_id = $1
+
+-- name: run_select_for_cancel
+SELECT * FROM runs
+WHERE ($1::uuid IS NULL OR thread_id = $1)
+  AND ($2::uuid[] IS NULL OR run_id = ANY($2))
+  AND status = ANY($3::text[])
+ORDER BY created_at
+
+-- name: run_delete_checkpoints
+WITH gone AS (
+    DELETE FROM checkpoints
+    WHERE thread_id = $1::text AND metadata ->> 'run_id' = $2::text
+    RETURNING thread_id, checkpoint_ns, checkpoint_id
+)
+DELETE FROM checkpoint_writes w USING gone
+WHERE w.thread_id = gone.thread_id AND w.checkpoint_ns = gone.checkpoint_ns
+  AND w.checkpoint_id = gone.checkpoint_id
+
+-- name: run_thread_latest_values
+SELECT "values", status, interrupts, error FROM threads WHERE thread_id = $1
