@@ -1,0 +1,46 @@
+"""End-to-end fixtures: one LangOpen stack (real processes, real Postgres and Redis) per session,
+driven with the official `langgraph-sdk` client."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+
+from tests.conftest import REDIS_URL, _admin, _dsn_for, _migrate
+from tests.e2e.stack import Stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    name = f"t_e2e_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(_migrate(_dsn_for(name)))
+    workdir: Path = tmp_path_factory.mktemp("stack")
+    s = Stack(
+        database_url=_dsn_for(name),
+        redis_url=REDIS_URL,
+        redis_prefix=f"langopen-e2e:{uuid.uuid4().hex[:8]}",
+        workdir=workdir,
+        extra_env={"LANGOPEN_HEARTBEAT_SECONDS": "5"},
+    )
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def client(stack: Stack) -> AsyncIterator[LangGraphClient]:
+    c = get_client(url=stack.url, api_key=None)
+    try:
+        yield c
+    finally:
+        await c.http.client.aclose()
