@@ -1,0 +1,1 @@
+"""LangOpen benchmark harness (see bench/README.md)."""
