@@ -35,7 +35,9 @@ class Persistence:
 
 async def setup(dsn: str) -> None:
     """Create or migrate LangGraph's checkpoint and store tables (idempotent, replica-safe)."""
-    async with await AsyncConnection.connect(dsn, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
+    async with await AsyncConnection.connect(
+        dsn, autocommit=True, prepare_threshold=0, row_factory=dict_row
+    ) as conn:
         await conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
         try:
             await AsyncPostgresSaver(conn).setup()

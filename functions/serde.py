@@ -22,7 +22,9 @@ _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 def _default(obj: Any) -> Any:
     if isinstance(obj, BaseModel):
         return obj.model_dump()
-    to_dict: Callable[[], Any] | None = getattr(obj, "to_json", None) if hasattr(obj, "lc_serializable") else None
+    to_dict: Callable[[], Any] | None = (
+        getattr(obj, "to_json", None) if hasattr(obj, "lc_serializable") else None
+    )
     if to_dict is not None:
         return to_dict()
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

@@ -11,7 +11,7 @@ from contracts import queue
 
 
 class RouterSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LANGOPEN_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LANGOPEN_", extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/postgres",

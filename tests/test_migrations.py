@@ -14,7 +14,10 @@ async def test_concurrent_migrations_apply_once(pg_dsn: str) -> None:
     conn = await asyncpg.connect(pg_dsn)
     try:
         versions = await conn.fetch("SELECT version FROM langopen_migrations ORDER BY version")
-        tables = {r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
+        tables = {
+            r["tablename"]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+        }
     finally:
         await conn.close()
     assert [r["version"] for r in versions] == [1]
