@@ -1,0 +1,237 @@
+"""The function service's HTTP face: binary-mode CloudEvents in, binary-mode CloudEvents out.
+
+`POST /` takes one request event (contracts.runtime) and answers with its reply type; a request
+it cannot serve gets `FAILED` + `Failure` with status 400 (bad event or payload), 404 (unknown
+graph or checkpoint) or 500. A run request is held open for the whole attempt, and a dispatcher
+that drops the connection stops the attempt. `GET /healthz` is 200 once graphs are imported and
+the Postgres pool and Redis client are open.
+
+`Failure.error` is the exception type's name, `message` its text (for 500s a fixed message; the
+traceback is only logged).
+
+Lifespan order: import graphs (fail fast on user code) → the loop's CheckpointExecutor
+(docs/decisions/0003) → [LangGraph migrations, only with `migrate`] → Postgres pool (checkpointer
++ store) → Redis client → control listener. Shutdown closes them in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+from cloudevents.core.bindings.http import HTTPMessage, from_binary, to_binary
+from cloudevents.core.exceptions import BaseCloudEventException
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+from langchain_core.runnables import RunnableConfig
+from pydantic import BaseModel, ValidationError
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive
+
+from contracts import runtime as rt
+from functions import checkpoints, info, state
+from functions.cancel import ControlListener
+from functions.errors import BadRequestError, CheckpointNotFoundError, FunctionError, GraphNotFoundError
+from functions.execute import Executor
+from functions.graphs import GraphRegistry, load_graph_values
+from functions.serde import dumps
+from functions.settings import FunctionSettings
+
+logger = logging.getLogger(__name__)
+
+JSON = "application/json"
+_STATUS: list[tuple[type[FunctionError], int]] = [
+    (BadRequestError, 400),
+    (GraphNotFoundError, 404),
+    (CheckpointNotFoundError, 404),
+]
+
+
+class _RawJSONFormat(JSONFormat):
+    """Leaves the body as bytes so pydantic parses it once, straight into the payload model."""
+
+    def read_data(self, body: bytes, datacontenttype: str | None) -> bytes:
+        return body
+
+
+_FORMAT = _RawJSONFormat()
+
+
+@dataclass
+class Services:
+    graphs: GraphRegistry
+    executor: Executor
+
+
+@dataclass
+class Reply:
+    type: str
+    data: bytes
+    extensions: dict[str, str] | None = None
+
+
+Handler = Callable[[Services, Any, Receive], Awaitable[Reply]]
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    # The body is read already, so the next ASGI message is the dispatcher hanging up.
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _run(services: Services, req: rt.RunRequest, receive: Receive) -> Reply:
+    disconnected = asyncio.ensure_future(_wait_disconnect(receive))
+    try:
+        outcome = await services.executor.run(req, disconnected=disconnected)
+    finally:
+        disconnected.cancel()
+    extensions = {rt.EXT_RUN_ID: req.run_id, rt.EXT_ATTEMPT: str(req.attempt)}
+    return Reply(rt.RUN_OUTCOME, outcome.model_dump_json().encode(), extensions)
+
+
+def _state_config(req: rt.StateGetRequest | rt.StateHistoryRequest | rt.StateUpdateRequest) -> RunnableConfig:
+    # A factory builds the graph from the assistant config plus the thread it is asked about.
+    configurable = {
+        **req.config.get("configurable", {}),
+        "thread_id": req.thread_id,
+        "graph_id": req.graph_id,
+    }
+    return cast(RunnableConfig, {**req.config, "configurable": configurable})
+
+
+async def _state_get(services: Services, req: rt.StateGetRequest, _: Receive) -> Reply:
+    async with services.graphs.open_graph(req.graph_id, _state_config(req)) as graph:
+        return Reply(rt.STATE, dumps(await state.get_state(graph, req)))
+
+
+async def _state_history(services: Services, req: rt.StateHistoryRequest, _: Receive) -> Reply:
+    async with services.graphs.open_graph(req.graph_id, _state_config(req)) as graph:
+        return Reply(rt.STATE_HISTORY, dumps(await state.get_history(graph, req)))
+
+
+async def _state_update(services: Services, req: rt.StateUpdateRequest, _: Receive) -> Reply:
+    async with services.graphs.open_graph(req.graph_id, _state_config(req)) as graph:
+        result = await state.update_state(graph, req)
+    return Reply(rt.STATE_UPDATED, result.model_dump_json().encode())
+
+
+async def _graph_info(services: Services, req: rt.GraphInfoRequest, _: Receive) -> Reply:
+    async with services.graphs.open_graph(req.graph_id, cast(RunnableConfig, req.config)) as graph:
+        answer = rt.GraphInfo(graph_id=req.graph_id, kind=req.kind, body=await info.graph_info(graph, req))
+    return Reply(rt.GRAPH_INFO, answer.model_dump_json().encode())
+
+
+HANDLERS: dict[str, tuple[type[BaseModel], Handler]] = {
+    rt.RUN_REQUESTED: (rt.RunRequest, _run),
+    rt.STATE_GET_REQUESTED: (rt.StateGetRequest, _state_get),
+    rt.STATE_HISTORY_REQUESTED: (rt.StateHistoryRequest, _state_history),
+    rt.STATE_UPDATE_REQUESTED: (rt.StateUpdateRequest, _state_update),
+    rt.GRAPH_INFO_REQUESTED: (rt.GraphInfoRequest, _graph_info),
+}
+
+
+def encode_reply(reply: Reply, *, status: int = 200) -> Response:
+    attributes: dict[str, Any] = {
+        "type": reply.type,
+        "source": rt.SPEC_SOURCE_FUNCTION,
+        "id": str(uuid.uuid4()),
+        "datacontenttype": JSON,
+        **(reply.extensions or {}),
+    }
+    message = to_binary(CloudEvent(attributes=attributes, data=reply.data), _FORMAT)
+    return Response(message.body, status_code=status, headers=message.headers)
+
+
+def _failure(status: int, error: str, message: str) -> Response:
+    body = rt.Failure(error=error, message=message).model_dump_json().encode()
+    return encode_reply(Reply(rt.FAILED, body), status=status)
+
+
+def _status_of(exc: FunctionError) -> int:
+    return next((status for cls, status in _STATUS if isinstance(exc, cls)), 500)
+
+
+async def receive_event(request: Request) -> Response:
+    body = await request.body()
+    try:
+        event = from_binary(HTTPMessage(headers=dict(request.headers), body=body), _FORMAT, CloudEvent)
+    except (BaseCloudEventException, ValueError) as exc:
+        return _failure(400, "BadRequestError", f"Not a binary-mode CloudEvent: {exc}")
+    request_id = event.get_id()
+    route = HANDLERS.get(event.get_type())
+    if route is None:
+        return _failure(400, "BadRequestError", f"Unknown event type {event.get_type()!r}")
+    model, handler = route
+    try:
+        payload = model.model_validate_json(body)
+    except ValidationError as exc:
+        return _failure(400, "BadRequestError", f"Invalid {event.get_type()} payload: {exc}")
+    services: Services = request.app.state.services
+    try:
+        reply = await handler(services, payload, request.receive)
+    except FunctionError as exc:
+        status = _status_of(exc)
+        if status == 500:
+            logger.exception("request %s (%s) failed", request_id, event.get_type())
+        return _failure(status, type(exc).__name__, str(exc))
+    except Exception as exc:
+        logger.exception("request %s (%s) failed", request_id, event.get_type())
+        return _failure(500, type(exc).__name__, "An internal error occurred")
+    return encode_reply(reply)
+
+
+async def healthz(request: Request) -> Response:
+    ready = getattr(request.app.state, "services", None) is not None
+    return JSONResponse({"status": "ok" if ready else "starting"}, status_code=200 if ready else 503)
+
+
+def create_app(settings: FunctionSettings) -> Starlette:
+    """The ASGI app; its lifespan opens (and closes) everything a request needs."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        values = load_graph_values(settings.config_path)
+        # docs/decisions/0003: checkpoint (de)serialisation runs inline instead of one thread hop each.
+        checkpoints.install_executor(asyncio.get_running_loop())
+        if settings.migrate:
+            await checkpoints.setup(settings.database_url)
+        async with checkpoints.open_persistence(
+            settings.database_url, max_size=settings.pg_pool_max_size
+        ) as db:
+            redis = Redis.from_url(
+                settings.redis_url,
+                max_connections=settings.redis_max_connections,
+                socket_timeout=settings.redis_timeout_seconds,
+                socket_connect_timeout=settings.redis_timeout_seconds,
+            )
+            control = ControlListener(redis, confirm_timeout=settings.redis_timeout_seconds)
+            try:
+                graphs = GraphRegistry(values, checkpointer=db.checkpointer, store=db.store)
+                executor = Executor(
+                    graphs=graphs,
+                    redis=redis,
+                    control=control,
+                    run_timeout_seconds=settings.run_timeout_seconds,
+                    stream_linger_seconds=settings.stream_linger_seconds,
+                )
+                app.state.services = Services(graphs=graphs, executor=executor)
+                logger.info("function runtime ready: graphs %s", ", ".join(graphs.graph_ids))
+                yield
+            finally:
+                app.state.services = None
+                await control.aclose()
+                await redis.aclose()
+
+    routes = [Route("/", receive_event, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.services = None
+    return app

@@ -1,0 +1,1 @@
+"""Tests of the function runtime (functions/): real LangGraph graphs, Postgres and Redis."""
