@@ -97,6 +97,9 @@ class RunOutcome(_Model):
     error: RunError | None = None
     cancel_action: CancelAction | None = Field(default=None, description="set when a cancel ended the run")
     checkpoint_id: str | None = None
+    next: list[str] = Field(
+        default_factory=list, description="nodes due next; non-empty after interrupt_before/after stops a run"
+    )
 
 
 class GraphInfoRequest(_Model):

@@ -233,4 +233,5 @@ class Executor:
             error=error,
             cancel_action=cancel_action,
             checkpoint_id=configurable.get("checkpoint_id"),
+            next=list((checkpoint or {}).get("next") or []),
         )

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from contracts import ids
+
 StreamModeName = Literal[
     "values", "messages", "messages-tuple", "tasks", "checkpoints", "updates", "events", "debug", "custom"
 ]
@@ -118,6 +120,21 @@ class RunsCancel(_Body):
     status: Literal["pending", "running", "all"] | None = None
     thread_id: str | None = None
     run_ids: list[str] | None = None
+
+    @field_validator("thread_id")
+    @classmethod
+    def _thread_uuid(cls, value: str | None) -> str | None:
+        if value is not None and not ids.is_uuid(value):
+            raise ValueError("must be a UUID")
+        return value
+
+    @field_validator("run_ids")
+    @classmethod
+    def _run_uuids(cls, value: list[str] | None) -> list[str] | None:
+        for run_id in value or ():
+            if not ids.is_uuid(run_id):
+                raise ValueError(f"{run_id!r} is not a UUID")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> RunsCancel:

@@ -22,6 +22,21 @@ from router.store import runs as runs_store
 
 router = APIRouter(tags=["Thread Runs"])
 
+INVALID_LAST_EVENT_ID = "Invalid last-event-id: must be a valid Redis stream ID"
+
+RunSelectField = Literal[
+    "run_id",
+    "thread_id",
+    "assistant_id",
+    "created_at",
+    "updated_at",
+    "status",
+    "metadata",
+    "kwargs",
+    "multitask_strategy",
+    "langsmith_session_name",
+]
+
 
 def _finished_check(services: Services, thread_id: str, run_id: str) -> relay.IsFinished:
     async def is_finished() -> bool:
@@ -122,9 +137,13 @@ async def list_runs(
     limit: Annotated[int, Query(ge=0)] = 10,
     offset: Annotated[int, Query(ge=0)] = 0,
     status: Literal["pending", "running", "error", "success", "timeout", "interrupted"] | None = None,
+    select: Annotated[list[RunSelectField] | None, Query()] = None,
 ) -> Response:
     thread_id = check_uuid(thread_id, "thread")
     runs = await runs_service.list_for_thread(services, thread_id, status=status, limit=limit, offset=offset)
+    if select:
+        fields = list(dict.fromkeys(select))
+        return responses.json([{field: dict[str, Any](run)[field] for field in fields} for run in runs])
     return responses.json(runs)
 
 
@@ -201,6 +220,10 @@ async def join_run_stream(
 ) -> Response:
     thread_id, run_id = check_uuid(thread_id, "thread"), check_uuid(run_id, "run")
     modes = parse_stream_modes(stream_mode)
+    if last_event_id is not None:
+        last_event_id = signals.normalize_last_event_id(last_event_id)
+        if last_event_id is None:
+            raise errors.UnprocessableError(INVALID_LAST_EVENT_ID)
     subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id))
     sub = await subscription.__aenter__()
     try:
@@ -214,7 +237,9 @@ async def join_run_stream(
                 if replayed and replayed[-1].id
                 else (frames.parse_stream_id(last_event_id))
             )
-        finished_now = is_terminal(run["status"]) and not run["kwargs"].get("resumable")
+        # A finished run has nothing live left: end after the replay (which stops earlier at its
+        # stored done frame), also for a resumable run joined without Last-Event-ID.
+        finished_now = is_terminal(run["status"])
     except BaseException:
         await subscription.__aexit__(None, None, None)
         raise

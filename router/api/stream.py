@@ -36,7 +36,9 @@ def run_headers(thread_id: str | None, run_id: str, *, kind: str) -> dict[str, s
 
 
 def mode_filter(frame: Frame, modes: set[str] | None) -> bool:
-    if modes is None or frame.event in (frames.METADATA_EVENT, frames.ERROR_EVENT):
+    """Whether a join with `?stream_mode=` passes `frame`: only the named modes (no `metadata`, as the
+    official server filters a replay) and always `error`, which ends a failed run's stream."""
+    if modes is None or frame.event == frames.ERROR_EVENT:
         return True
     base = frame.base_mode()
     return base in modes or (base == "messages" and any(m.startswith("messages") for m in modes))
@@ -128,13 +130,20 @@ def streaming(
                 yield chunk
             finished = True
         finally:
-            await subscription.__aexit__(None, None, None)
+            # Schedule the disconnect action before awaiting anything: after a disconnect this runs
+            # inside a cancelled scope, where every await may be cancelled again.
             if not finished and on_disconnect is not None:
                 task: asyncio.Task[None] = asyncio.create_task(on_disconnect())
+                _background.add(task)
+                task.add_done_callback(_background.discard)
                 task.add_done_callback(_log_failure)
+            await subscription.__aexit__(None, None, None)
 
     all_headers = {**(SSE_HEADERS if media_type == SSE_MEDIA_TYPE else {}), **headers}
     return StreamingResponse(guarded(), media_type=media_type, headers=all_headers)
+
+
+_background: set[asyncio.Task[None]] = set()  # strong references until the tasks finish
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

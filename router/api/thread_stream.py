@@ -43,9 +43,14 @@ def parse_modes(value: str) -> set[str]:
     return modes
 
 
-def check_last_event_id(value: str | None) -> None:
-    if value is not None and value != "-" and not STREAM_ID.match(value):
+def check_last_event_id(value: str | None) -> str | None:
+    """The Last-Event-ID to replay after (`ms-*` made a full id), or a 422 as the official server."""
+    if value is None:
+        return None
+    normalized = signals.normalize_last_event_id(value) if value == "-" or STREAM_ID.match(value) else None
+    if normalized is None:
         raise errors.UnprocessableError("Invalid last-event-id: must be a valid Redis stream ID")
+    return normalized
 
 
 @router.get("/threads/{thread_id}/stream")
@@ -57,7 +62,7 @@ async def join_thread_stream(
 ) -> Response:
     thread_id = check_uuid(thread_id, "thread")
     modes = parse_modes(stream_modes)
-    check_last_event_id(last_event_id)
+    last_event_id = check_last_event_id(last_event_id)
     subscription = services.broker.subscribe(services.keys.thread_stream_channel(thread_id))
     sub = await subscription.__aenter__()
     try:

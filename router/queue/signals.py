@@ -4,6 +4,8 @@ actions, stream frames and (for resumable runs) their short-lived replay log.
 
 from __future__ import annotations
 
+import re
+
 from redis.asyncio import Redis
 
 from contracts import frames, queue
@@ -11,6 +13,24 @@ from contracts.frames import Frame
 from contracts.queue import Keys
 
 WAKE_LIST_MAX = 1024  # sentinels beyond this carry no extra information
+MAX_STREAM_SEQ = 2**64 - 1
+_LAST_EVENT_ID = re.compile(r"^(\d+)(?:-(\d+|\*))?$")
+
+
+def normalize_last_event_id(value: str) -> str | None:
+    """A client's Last-Event-ID as a full Redis stream id, or None if it is not one. `-1` and `-`
+    (replay everything) stay as they are; `ms` is `ms-0` (so `0` is before every id); `ms-*` (all of
+    that millisecond) is `ms-<max seq>`."""
+    if value in ("-1", "-"):
+        return value
+    match = _LAST_EVENT_ID.match(value)
+    if match is None:
+        return None
+    ms, seq = int(match.group(1)), match.group(2)
+    seq_value = MAX_STREAM_SEQ if seq == "*" else int(seq or 0)
+    if ms > MAX_STREAM_SEQ or seq_value > MAX_STREAM_SEQ:
+        return None
+    return f"{ms}-{seq_value}"
 
 
 async def wake(redis: Redis, keys: Keys) -> None:

@@ -4,6 +4,11 @@ Woken by events, never by a polling floor: a local kick when this process create
 outcome, a Redis sentinel from any replica, or the timer of the next `after_seconds` run. Each claimed
 run holds a lease renewed while its CloudEvent is in flight; a lost lease (the reaper handed the run
 to someone else) aborts the call, which tells the function to stop that attempt.
+
+A function service that cannot be reached at all (nothing listens yet: a pod starting, a process
+restarting) has run nothing, so that costs the run no attempt: it goes back to pending and is
+dispatched again after a growing delay, the way Knative's activator holds requests while it scales.
+A call that reached the function and then broke (the function died) is a used attempt.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import httpx
 
 from contracts import runtime
 from router import errors, metrics
@@ -29,6 +35,16 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT_SECONDS = 30.0  # upper bound between looks when nothing wakes us (safety net, not a floor)
 WAKE_BLOCK_SECONDS = 5.0
+UNREACHABLE_FIRST_DELAY_SECONDS = 0.2  # then doubled per consecutive failure to connect...
+UNREACHABLE_MAX_DELAY_SECONDS = 5.0  # ...up to this
+UNREACHABLE_TRACKED_MAX = 10_000  # bound on remembered failure counts (forgotten counts restart at 0)
+
+
+def never_delivered(exc: errors.FunctionError) -> bool:
+    """True when the request did not reach the function service (no connection could be opened)."""
+    return isinstance(exc, errors.FunctionUnavailableError) and isinstance(
+        exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+    )
 
 
 def build_request(services: Services, row: asyncpg.Record) -> runtime.RunRequest:
@@ -66,6 +82,7 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(services.settings.dispatch_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
+        self._unreachable: dict[str, int] = {}  # run id → consecutive failures to connect
 
     def kick(self) -> None:
         self._wanted.set()
@@ -169,12 +186,27 @@ class Dispatcher:
             log.warning("run %s attempt %s lost its lease; abandoned", row["run_id"], row["attempt"])
             return
         except errors.FunctionError as exc:
+            if never_delivered(exc):
+                await self._release(row, exc)
+                return
+            self._unreachable.pop(str(row["run_id"]), None)
             await self._retry_or_fail(row, f"function service failed: {exc.message}")
+            return
+        except errors.RouterError as exc:
+            # The function answered FAILED with a 4xx (say, a graph it does not have). Left uncaught,
+            # the run would sit `running` until its lease ran out, once per attempt.
+            self._unreachable.pop(str(row["run_id"]), None)
+            await self._retry_or_fail(row, f"function service refused the run: {exc.message}")
+            return
+        except ValueError as exc:  # the reply was not a RunOutcome
+            self._unreachable.pop(str(row["run_id"]), None)
+            await self._retry_or_fail(row, f"function service answered with no valid outcome: {exc}")
             return
         finally:
             renew.cancel()
             with suppress(asyncio.CancelledError):
                 await renew
+        self._unreachable.pop(str(row["run_id"]), None)
         await outcomes.record(self._s, row, outcome)
         labels = (row["graph_id"], outcome.status)
         metrics.RUN_DURATION.labels(*labels).observe(time.monotonic() - started)
@@ -194,6 +226,24 @@ class Dispatcher:
             if not ours:
                 call.cancel()
                 return True
+
+    async def _release(self, row: asyncpg.Record, exc: errors.FunctionError) -> None:
+        """The function service was not reachable: pending again, later, with the attempt given back."""
+        run_id = str(row["run_id"])
+        failures = self._unreachable.pop(run_id, 0)
+        if len(self._unreachable) >= UNREACHABLE_TRACKED_MAX:
+            self._unreachable.clear()
+        self._unreachable[run_id] = failures + 1
+        delay = min(UNREACHABLE_MAX_DELAY_SECONDS, UNREACHABLE_FIRST_DELAY_SECONDS * 2 ** min(failures, 16))
+        log.warning(
+            "run %s: function service unreachable (%s); dispatching it again in %.1fs",
+            run_id,
+            exc.message,
+            delay,
+        )
+        if await runs_store.release(self._s.pool, run_id, row["attempt"], delay):
+            metrics.RUN_ATTEMPTS_RETRIED.labels("function_unreachable").inc()
+            self.kick()  # recompute the timer of the next available run
 
     async def _retry_or_fail(self, row: asyncpg.Record, reason: str) -> None:
         if row["attempt"] < self._s.settings.max_attempts:

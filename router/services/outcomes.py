@@ -25,7 +25,13 @@ USER_INTERRUPT = {
 
 
 def _merged_interrupts(interrupts: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    return [item for items in interrupts.values() for item in items]
+    """Every pending interrupt, as the official wait/join body lists them under `__interrupt__`:
+    `{value, id, response_schema}` (threads and states leave `response_schema` out)."""
+    return [
+        {"value": item.get("value"), "id": item.get("id"), "response_schema": item.get("response_schema")}
+        for items in interrupts.values()
+        for item in items
+    ]
 
 
 def run_output(outcome: RunOutcome) -> Any:
@@ -56,7 +62,8 @@ def _thread_status(outcome: RunOutcome) -> tuple[str, Any]:
         return "idle", None
     if outcome.status in ("error", "timeout"):
         return "error", outcome.error.model_dump() if outcome.error else None
-    if outcome.interrupts:
+    if outcome.interrupts or outcome.next:
+        # paused on interrupt(), or stopped by interrupt_before/after with nodes still due
         return "interrupted", None
     return "idle", None
 

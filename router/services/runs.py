@@ -199,6 +199,9 @@ async def cancel_one(services: Services, thread_id: str, run_id: str, *, action:
         )
     if ended is not None:
         await outcomes.publish_done(services, ended, {})
+        # a run queued behind the one that just ended may be runnable now
+        services.kick_dispatcher()
+        await signals.wake(services.redis, services.keys)
         return None if action == "rollback" else runs_store.to_run(ended)
     await signals.send_cancel(services.redis, services.keys, run_id, action)
     return runs_store.to_run(row)

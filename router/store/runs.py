@@ -127,6 +127,11 @@ async def requeue(pool: Executor, run_id: str, attempt: int) -> bool:
     return await pool.fetchval(q("run_requeue"), run_id, attempt) is not None
 
 
+async def release(pool: Executor, run_id: str, attempt: int, delay_seconds: float) -> bool:
+    """Give back an attempt that never reached a function; the run is pending again after the delay."""
+    return await pool.fetchval(q("run_release"), run_id, attempt, delay_seconds) is not None
+
+
 async def expired_leases(conn: Connection, limit: int) -> list[Record]:
     return list(await conn.fetch(q("run_expired_leases"), limit))
 

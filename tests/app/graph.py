@@ -1,5 +1,6 @@
 """Graphs of the end-to-end test app (no LLM): the shapes the official server was captured with,
-plus graphs for failures, cancellation, crashes and resumable streams."""
+plus graphs for failures, cancellation, crashes, resumable streams, config/context passthrough
+(`config_echo`) and a human-in-the-loop graph whose resumed step is slow (`hitl_slow`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import signal
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage
-from langgraph.config import get_stream_writer
+from langgraph.config import get_config, get_stream_writer
 from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 
@@ -31,9 +33,10 @@ async def step_a(state: State) -> dict[str, Any]:
 async def step_b(state: State) -> dict[str, Any]:
     await asyncio.sleep(state.get("delay") or 0)
     marker = state.get("crash_once")
-    if marker and not os.path.exists(marker):
+    # Blocking file calls on purpose: the process kills itself right after, nothing else runs.
+    if marker and not os.path.exists(marker):  # noqa: ASYNC240
         # Simulates the function process dying mid-run (kill -9), once.
-        with open(marker, "w") as fh:
+        with open(marker, "w") as fh:  # noqa: ASYNC230
             fh.write("crashed")
         os.kill(os.getpid(), signal.SIGKILL)
     return {"items": ["b"]}
@@ -120,3 +123,51 @@ bb.add_node("burst", burst)
 bb.add_edge(START, "burst")
 bb.add_edge("burst", END)
 bursts = bb.compile()
+
+
+class SeenState(TypedDict, total=False):
+    seen: dict[str, Any]
+
+
+class SeenContext(TypedDict, total=False):
+    model: str
+    temperature: float
+
+
+def inspect(state: SeenState, runtime: Runtime[SeenContext]) -> dict[str, Any]:
+    """Returns what the run's config and context looked like from inside a node."""
+    config = get_config()
+    configurable = config.get("configurable") or {}
+    metadata = config.get("metadata") or {}
+    return {
+        "seen": {
+            "configurable": {
+                key: configurable.get(key)
+                for key in ("user_setting", "thread_id", "run_id", "assistant_id", "graph_id")
+            },
+            "tags": list(config.get("tags") or []),
+            "metadata": {key: metadata.get(key) for key in ("run_attempt", "purpose")},
+            "context": dict(runtime.context or {}),
+        }
+    }
+
+
+cb = StateGraph(SeenState, context_schema=SeenContext)
+cb.add_node("inspect", inspect)
+cb.add_edge(START, "inspect")
+cb.add_edge("inspect", END)
+config_echo = cb.compile()
+
+
+async def slow_finish(state: State) -> dict[str, Any]:
+    await asyncio.sleep(state.get("delay") or 0)
+    return {"items": ["done"]}
+
+
+hsb = StateGraph(State)
+hsb.add_node("ask", ask)
+hsb.add_node("finish", slow_finish)
+hsb.add_edge(START, "ask")
+hsb.add_edge("ask", "finish")
+hsb.add_edge("finish", END)
+hitl_slow = hsb.compile()

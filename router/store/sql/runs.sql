@@ -34,7 +34,7 @@ SELECT * FROM runs WHERE run_id = $1
 -- name: run_list
 SELECT * FROM runs
 WHERE thread_id = $1 AND ($2::text IS NULL OR status = $2)
-ORDER BY created_at DESC
+ORDER BY created_at DESC, run_id DESC
 LIMIT $3 OFFSET $4
 
 -- name: run_claim
@@ -57,7 +57,14 @@ WHERE runs.run_id = next.run_id
 RETURNING runs.*
 
 -- name: run_next_available_at
-SELECT min(available_at) FROM runs WHERE status = 'pending'
+-- When the next claimable run becomes available: the claim's conditions but the time. A run that
+-- waits behind another run of its thread is left out (the dispatcher would spin on it); it becomes
+-- claimable when that run's outcome is recorded, which wakes the dispatcher.
+SELECT min(r.available_at) FROM runs r
+WHERE r.status = 'pending'
+  AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.thread_id = r.thread_id AND x.status = 'running')
+  AND NOT EXISTS (SELECT 1 FROM runs y WHERE y.thread_id = r.thread_id AND y.status = 'pending'
+                  AND y.created_at < r.created_at)
 
 -- name: run_renew_lease
 UPDATE runs SET lease_expires_at = now() + make_interval(secs => $3)
@@ -73,6 +80,15 @@ RETURNING *
 -- name: run_requeue
 UPDATE runs
 SET status = 'pending', available_at = now(), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+WHERE run_id = $1 AND attempt = $2 AND status = 'running'
+RETURNING run_id
+
+-- name: run_release
+-- The attempt never reached a function (no connection could be made): pending again after $3
+-- seconds, and the attempt it was given is handed back, since nothing ran.
+UPDATE runs
+SET status = 'pending', attempt = runs.attempt - 1, available_at = now() + make_interval(secs => $3),
+    lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
 WHERE run_id = $1 AND attempt = $2 AND status = 'running'
 RETURNING run_id
 
