@@ -245,6 +245,7 @@ async def _serve(options: DevOptions, settings: DevSettings, sock: socket.socket
             http="httptools",
             lifespan="on",
             log_level=settings.log_level.lower(),
+            access_log=False,  # a line per request costs more than serving a short run; see bench/README.md
             timeout_graceful_shutdown=round(settings.shutdown_grace_seconds),
         )
         lines = [f"- API: {options.api_url}", f"- API docs: {options.api_url}/docs"]

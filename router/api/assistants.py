@@ -21,6 +21,7 @@ from router.api.schemas import (
     pagination_headers,
 )
 from router.services import assistants as assistants_service
+from router.services import runs as runs_service
 from router.services import threads as threads_service
 
 router = APIRouter(tags=["Assistants"])
@@ -122,8 +123,9 @@ async def delete_assistant(
 ) -> Response:
     """`?delete_threads=true` also deletes the threads whose metadata names this assistant."""
     aid = assistant_id_param(assistant_id)
+    await assistants_service.require(services, aid)
+    await runs_service.cancel_assistant_runs(services, aid)
     if delete_threads is not None and delete_threads.lower() == "true":
-        await assistants_service.require(services, aid)
         await threads_service.delete_for_assistant(services, aid)
     await assistants_service.delete(services, aid)
     return responses.no_content()

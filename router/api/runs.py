@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
@@ -15,6 +16,7 @@ from router.api import stream as relay
 from router.api.deps import ServicesDep, check_uuid
 from router.models import is_terminal
 from router.queue import signals
+from router.queue.broker import Subscription
 from router.requests import RunCreateStateful, RunsCancel
 from router.services import runs as runs_service
 from router.services.context import Services
@@ -53,8 +55,10 @@ def _output_fetch(services: Services, thread_id: str, run_id: str) -> Any:
     return fetch
 
 
-async def stream_new_run(services: Services, body: Any, thread_id: str | None) -> Response:
-    """Create a run and stream it (shared with stateless runs)."""
+async def _create_subscribed(
+    services: Services, body: Any, thread_id: str | None
+) -> tuple[runs_service.CreatedRun, AbstractAsyncContextManager[Subscription], Subscription]:
+    """Subscribe to a new run's channel, then create the run: no frame can be missed."""
     run_id = str(ids.uuid7())
     subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id))
     sub = await subscription.__aenter__()
@@ -63,13 +67,19 @@ async def stream_new_run(services: Services, body: Any, thread_id: str | None) -
     except BaseException:
         await subscription.__aexit__(None, None, None)
         raise
-    tid = created.run["thread_id"]
-    on_disconnect = None
-    if created.on_disconnect == "cancel":
+    return created, subscription, sub
 
-        async def on_disconnect() -> None:
-            await runs_service.cancel_one(services, tid, run_id, action="interrupt")
 
+def _disconnect_action(services: Services, created: runs_service.CreatedRun) -> Any:
+    if created.on_disconnect != "cancel":
+        return None
+    return _cancel_action(services, created.run["thread_id"], created.run["run_id"])
+
+
+async def stream_new_run(services: Services, body: Any, thread_id: str | None) -> Response:
+    """Create a run and stream it (shared with stateless runs)."""
+    created, subscription, sub = await _create_subscribed(services, body, thread_id)
+    tid, run_id = created.run["thread_id"], created.run["run_id"]
     body_iter = relay.sse_frames(
         sub,
         heartbeat=services.settings.heartbeat_seconds,
@@ -78,37 +88,31 @@ async def stream_new_run(services: Services, body: Any, thread_id: str | None) -
         modes=None,
         is_finished=_finished_check(services, tid, run_id),
     )
-    headers = relay.run_headers(thread_id, run_id, kind="stream")
     return relay.streaming(
-        body_iter, subscription, media_type=relay.SSE_MEDIA_TYPE, headers=headers, on_disconnect=on_disconnect
+        body_iter,
+        subscription,
+        media_type=relay.SSE_MEDIA_TYPE,
+        headers=relay.run_headers(thread_id, run_id, kind="stream"),
+        on_disconnect=_disconnect_action(services, created),
     )
 
 
 async def wait_new_run(services: Services, body: Any, thread_id: str | None) -> Response:
-    run_id = str(ids.uuid7())
-    subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id))
-    sub = await subscription.__aenter__()
-    try:
-        created = await runs_service.create(services, body, thread_id=thread_id, run_id=run_id)
-    except BaseException:
-        await subscription.__aexit__(None, None, None)
-        raise
-    tid = created.run["thread_id"]
-    on_disconnect = None
-    if created.on_disconnect == "cancel":
-
-        async def on_disconnect() -> None:
-            await runs_service.cancel_one(services, tid, run_id, action="interrupt")
-
+    """Create a run and answer with its output once it ends (shared with stateless runs)."""
+    created, subscription, sub = await _create_subscribed(services, body, thread_id)
+    tid, run_id = created.run["thread_id"], created.run["run_id"]
     body_iter = relay.wait_output(
         sub,
         heartbeat=services.settings.heartbeat_seconds,
         fetch_output=_output_fetch(services, tid, run_id),
         is_finished=_finished_check(services, tid, run_id),
     )
-    headers = relay.run_headers(tid, run_id, kind="join")
     return relay.streaming(
-        body_iter, subscription, media_type="application/json", headers=headers, on_disconnect=on_disconnect
+        body_iter,
+        subscription,
+        media_type="application/json",
+        headers=relay.run_headers(tid, run_id, kind="join"),
+        on_disconnect=_disconnect_action(services, created),
     )
 
 

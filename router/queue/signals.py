@@ -33,18 +33,27 @@ def normalize_last_event_id(value: str) -> str | None:
     return f"{ms}-{seq_value}"
 
 
-async def wake(redis: Redis, keys: Keys) -> None:
-    """Tell every dispatcher (any replica) that a run may be runnable."""
+async def wake(redis: Redis, keys: Keys, at: float | None = None) -> None:
+    """Tell every dispatcher (any replica) that a run may be runnable; `at` (epoch seconds) when a
+    run is due later, so dispatchers arm a timer instead of querying for it."""
     async with redis.pipeline(transaction=False) as pipe:
-        pipe.lpush(keys.wake_list(), queue.WAKE_SENTINEL)
+        pipe.lpush(keys.wake_list(), queue.WAKE_SENTINEL if at is None else repr(at).encode())
         pipe.ltrim(keys.wake_list(), 0, WAKE_LIST_MAX - 1)
         await pipe.execute()
 
 
-async def wait_wake(redis: Redis, keys: Keys, timeout_seconds: float) -> bool:
-    """Block until a sentinel arrives (True) or the timeout passes (False)."""
+async def wait_wake(redis: Redis, keys: Keys, timeout_seconds: float) -> tuple[bool, float | None]:
+    """Block until a sentinel arrives: (True, when the run is due or None), or (False, None) on timeout."""
     got = await redis.blpop([keys.wake_list()], timeout=timeout_seconds)
-    return got is not None
+    if got is None:
+        return False, None
+    value = got[1]
+    if value == queue.WAKE_SENTINEL:
+        return True, None
+    try:
+        return True, float(value)
+    except ValueError:
+        return True, None
 
 
 async def send_cancel(redis: Redis, keys: Keys, run_id: str, action: str) -> None:

@@ -23,4 +23,4 @@ class Services:
     broker: Broker
     functions: FunctionClient
     graph_ids: list[str]
-    kick_dispatcher: Callable[[], None] = field(default=lambda: None)
+    kick_dispatcher: Callable[..., None] = field(default=lambda at=None: None)

@@ -18,7 +18,6 @@ import logging
 import time
 import uuid
 from contextlib import suppress
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -79,12 +78,16 @@ class Dispatcher:
         self._s = services
         self._owner = f"router-{uuid.uuid4().hex[:12]}"
         self._wanted = asyncio.Event()
+        self._next_at: float | None = None  # epoch seconds when the earliest delayed run is due
         self._slots = asyncio.Semaphore(services.settings.dispatch_concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._unreachable: dict[str, int] = {}  # run id → consecutive failures to connect
 
-    def kick(self) -> None:
+    def kick(self, at: float | None = None) -> None:
+        """Look for runnable runs now; `at` (epoch seconds) also arms the timer for a run due later."""
+        if at is not None and at > time.time():
+            self._next_at = at if self._next_at is None else min(self._next_at, at)
         self._wanted.set()
 
     async def start(self) -> None:
@@ -106,8 +109,9 @@ class Dispatcher:
     async def _wake_loop(self) -> None:
         while True:
             try:
-                if await signals.wait_wake(self._s.redis, self._s.keys, WAKE_BLOCK_SECONDS):
-                    self.kick()
+                woke, at = await signals.wait_wake(self._s.redis, self._s.keys, WAKE_BLOCK_SECONDS)
+                if woke:
+                    self.kick(at)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -115,25 +119,39 @@ class Dispatcher:
                 await asyncio.sleep(1.0)
 
     async def _claim_loop(self) -> None:
+        rearm = True  # read the next due time from Postgres at start-up
         while True:
-            await self._wait_for_work()
             try:
+                if rearm:
+                    self._next_at = await self._next_due()
+                rearm = await self._wait_for_work()
                 await self._claim_all()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("claiming runs failed; retrying")
                 await asyncio.sleep(0.5)
+                rearm = True
                 self.kick()
 
-    async def _wait_for_work(self) -> None:
-        timeout = IDLE_WAIT_SECONDS
+    async def _next_due(self) -> float | None:
         nxt = await runs_store.next_available_at(self._s.pool)
-        if nxt is not None:
-            timeout = min(timeout, max(0.0, (nxt - datetime.now(UTC)).total_seconds()))
-        with suppress(TimeoutError):
+        return None if nxt is None else nxt.timestamp()
+
+    async def _wait_for_work(self) -> bool:
+        """Wait for a kick or the timer; True when the timer (or the idle bound) fired, so the next
+        due time must be read again from Postgres after this pass."""
+        timeout = IDLE_WAIT_SECONDS
+        if self._next_at is not None:
+            timeout = min(timeout, max(0.0, self._next_at - time.time()))
+        try:
             await asyncio.wait_for(self._wanted.wait(), timeout=timeout)
-        self._wanted.clear()
+        except TimeoutError:
+            self._next_at = None
+            return True
+        finally:
+            self._wanted.clear()
+        return False
 
     async def _claim_all(self) -> None:
         while True:
@@ -243,7 +261,7 @@ class Dispatcher:
         )
         if await runs_store.release(self._s.pool, run_id, row["attempt"], delay):
             metrics.RUN_ATTEMPTS_RETRIED.labels("function_unreachable").inc()
-            self.kick()  # recompute the timer of the next available run
+            self.kick(time.time() + delay)
 
     async def _retry_or_fail(self, row: asyncpg.Record, reason: str) -> None:
         if row["attempt"] < self._s.settings.max_attempts:

@@ -69,24 +69,55 @@ def _thread_status(outcome: RunOutcome) -> tuple[str, Any]:
 
 
 async def record(services: Services, row: asyncpg.Record, outcome: RunOutcome) -> Run | None:
-    """Record `outcome` for the attempt in `row`; None if that attempt is no longer current."""
+    """Record `outcome` for the attempt in `row`; None if that attempt is no longer current.
+
+    The thread is locked first, as run creation does, so the two never wait on each other in
+    opposite orders; the common case then takes one statement.
+    """
     run_id, thread_id = str(row["run_id"]), str(row["thread_id"])
     output = run_output(outcome)
     error = outcome.error.model_dump() if outcome.error else None
     async with services.pool.acquire() as conn, conn.transaction():
-        finished = await runs_store.finish(
-            conn, run_id, outcome.attempt, status=outcome.status, output=output, error=error
-        )
+        has_thread = await runs_store.lock_thread_for_outcome(conn, thread_id)
+        if not has_thread or outcome.cancel_action == "rollback" or row["on_completion"] == "delete":
+            finished = await _record_slow(conn, run_id, thread_id, outcome, output, error)
+        else:
+            status, thread_error = _thread_status(outcome)
+            finished = await runs_store.finish_and_settle(
+                conn,
+                run_id,
+                outcome.attempt,
+                status=outcome.status,
+                output=output,
+                error=error,
+                thread_status=status,
+                set_values=outcome.values is not None,
+                values=outcome.values,
+                interrupts=outcome.interrupts,
+                thread_error=thread_error,
+            )
         if finished is None:
             return None
-        if outcome.cancel_action == "rollback":
-            await runs_store.delete_checkpoints_of_run(conn, thread_id, run_id)
-            await runs_store.delete(conn, run_id)
-        await _settle_thread(conn, finished, outcome)
     await publish_done(services, finished, output)
     services.kick_dispatcher()
     metrics.RUNS_FINISHED.labels(finished["graph_id"], outcome.status).inc()
     return runs_store.to_run(finished)
+
+
+async def _record_slow(
+    conn: Connection, run_id: str, thread_id: str, outcome: RunOutcome, output: Any, error: Any
+) -> asyncpg.Record | None:
+    """Rollback, a stateless run's clean-up, or a thread that is gone."""
+    finished = await runs_store.finish(
+        conn, run_id, outcome.attempt, status=outcome.status, output=output, error=error
+    )
+    if finished is None:
+        return None
+    if outcome.cancel_action == "rollback":
+        await runs_store.delete_checkpoints_of_run(conn, thread_id, run_id)
+        await runs_store.delete(conn, run_id)
+    await _settle_thread(conn, finished, outcome)
+    return finished
 
 
 async def _settle_thread(conn: Connection, run: asyncpg.Record, outcome: RunOutcome) -> None:

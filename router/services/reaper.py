@@ -1,6 +1,7 @@
-"""The lease reaper: runs whose lease expired (their router or function died) go back to pending for
-another attempt, or end `error` with a reason once they used `max_attempts`. Runs on every replica;
-`FOR UPDATE SKIP LOCKED` keeps replicas from reaping the same run twice.
+"""The lease reaper: runs whose lease expired (their router or function died) go back to pending
+for another attempt, or end `error` with a reason once they used `max_attempts`. Runs on every
+replica; `FOR UPDATE SKIP LOCKED` keeps replicas from reaping the same run twice. Each pass also
+applies thread TTLs (`ttl` on thread create and patch).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from contextlib import suppress
 
 from router import metrics
 from router.services import outcomes
+from router.services import threads as threads_service
 from router.services.context import Services
 from router.store import runs as runs_store
 
@@ -59,6 +61,7 @@ class Reaper:
         while True:
             try:
                 await reap_once(self._s)
+                await threads_service.sweep_expired(self._s, limit=REAP_BATCH)
             except asyncio.CancelledError:
                 raise
             except Exception:

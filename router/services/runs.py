@@ -122,9 +122,9 @@ async def create(
         if inflight and strategy == "reject":
             raise errors.ThreadBusyError()
         if inflight and strategy in ("interrupt", "rollback"):
-            for row in inflight:
-                to_cancel.append((str(row["run_id"]), strategy))
-                await runs_store.set_cancel_action(conn, str(row["run_id"]), strategy)
+            for inflight_id in inflight:
+                to_cancel.append((inflight_id, strategy))
+                await runs_store.set_cancel_action(conn, inflight_id, strategy)
         metadata = {
             **(assistant["metadata"] or {}),
             **(thread["metadata"] or {}),
@@ -145,12 +145,13 @@ async def create(
             multitask_strategy=strategy,
             after_seconds=body.after_seconds,
             on_completion=on_completion,
+            thread_metadata=thread_meta,
         )
-        await runs_store.mark_thread_busy(conn, thread_id, thread_meta)
     for cancel_id, action in to_cancel:
         await cancel_one(services, thread_id, cancel_id, action=action)
-    services.kick_dispatcher()
-    await signals.wake(services.redis, services.keys)
+    due = time.time() + body.after_seconds if body.after_seconds > 0 else None
+    services.kick_dispatcher(due)
+    await signals.wake(services.redis, services.keys, due)
     metrics.RUNS_CREATED.labels(assistant["graph_id"]).inc()
     return CreatedRun(
         run=runs_store.to_run(row), resumable=body.stream_resumable, on_disconnect=body.on_disconnect
@@ -188,6 +189,8 @@ async def cancel_one(services: Services, thread_id: str, run_id: str, *, action:
     """Cancel a run. Pending runs end at once; running ones are signalled and end when the function
     stops (the outcome carries the action). Returns the run as it is now, None if it was deleted."""
     async with services.pool.acquire() as conn, conn.transaction():
+        # thread first, then run: the lock order of run creation and outcome recording
+        await runs_store.lock_thread_for_outcome(conn, thread_id)
         row = await runs_store.get(conn, run_id, thread_id)
         if row is None:
             raise errors.RunNotFoundError("Not Found")
@@ -231,6 +234,12 @@ async def cancel_thread_runs(services: Services, thread_id: str) -> None:
     )
     for row in rows:
         await cancel_one(services, thread_id, str(row["run_id"]), action="interrupt")
+
+
+async def cancel_assistant_runs(services: Services, assistant_id: str) -> None:
+    """Interrupt every pending or running run of an assistant (before the assistant is deleted)."""
+    for row in await runs_store.unfinished_of_assistant(services.pool, assistant_id):
+        await cancel_one(services, str(row["thread_id"]), str(row["run_id"]), action="interrupt")
 
 
 async def final_output(services: Services, thread_id: str, run_id: str) -> Any:

@@ -41,10 +41,21 @@ async def _init(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(typ, encoder=_encode, decoder=orjson.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Replaces asyncpg's reset on release (`RESET ALL; UNLISTEN *; CLOSE ALL; …`), a round trip
+    on every release. The router never changes session state on pooled connections: it takes no
+    session-level advisory locks, LISTENs on nothing, and SETs nothing."""
+
+
 @asynccontextmanager
 async def open_pool(dsn: str, *, min_size: int, max_size: int, command_timeout: float) -> AsyncIterator[Pool]:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, command_timeout=command_timeout, init=_init
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=command_timeout,
+        init=_init,
+        reset=_keep_session,
     )
     try:
         yield pool

@@ -36,6 +36,7 @@ def to_run(row: Record) -> Run:
 
 
 async def lock_thread(conn: Connection, thread_id: str) -> Record | None:
+    """Lock a thread for run creation (then read its unfinished runs with `inflight_for_thread`)."""
     return await conn.fetchrow(q("run_thread_lock"), thread_id)
 
 
@@ -43,12 +44,8 @@ async def insert_thread(conn: Connection, thread_id: str, metadata: dict[str, An
     return await conn.fetchrow(q("run_thread_insert"), thread_id, metadata)
 
 
-async def mark_thread_busy(conn: Connection, thread_id: str, metadata: dict[str, Any]) -> None:
-    await conn.execute(q("run_thread_mark_busy"), thread_id, metadata)
-
-
-async def inflight_for_thread(conn: Connection, thread_id: str) -> list[Record]:
-    return list(await conn.fetch(q("run_inflight_for_thread"), thread_id))
+async def inflight_for_thread(conn: Connection, thread_id: str) -> list[str]:
+    return [str(r["run_id"]) for r in await conn.fetch(q("run_inflight_for_thread"), thread_id)]
 
 
 async def insert(
@@ -63,7 +60,9 @@ async def insert(
     multitask_strategy: str,
     after_seconds: float,
     on_completion: str,
+    thread_metadata: dict[str, Any],
 ) -> Record:
+    """Insert a pending run and mark its thread busy (the thread must be locked by the caller)."""
     row = await conn.fetchrow(
         q("run_insert"),
         run_id,
@@ -75,6 +74,7 @@ async def insert(
         multitask_strategy,
         after_seconds,
         on_completion,
+        thread_metadata,
     )
     assert row is not None
     return row
@@ -121,6 +121,41 @@ async def finish(
     conn: Connection, run_id: str, attempt: int, *, status: str, output: Any, error: Any
 ) -> Record | None:
     return await conn.fetchrow(q("run_finish"), run_id, attempt, status, output, error)
+
+
+async def lock_thread_for_outcome(conn: Connection, thread_id: str) -> bool:
+    """Lock the thread of a run about to change state; False if the thread is gone."""
+    return await conn.fetchval(q("run_thread_lock_for_outcome"), thread_id) is not None
+
+
+async def finish_and_settle(
+    conn: Connection,
+    run_id: str,
+    attempt: int,
+    *,
+    status: str,
+    output: Any,
+    error: Any,
+    thread_status: str,  # used when no other run of the thread is unfinished; else `busy`
+    set_values: bool,
+    values: Any,
+    interrupts: dict[str, Any],
+    thread_error: Any,
+) -> Record | None:
+    """Finish the attempt and update its thread in one statement; None if the attempt is stale."""
+    return await conn.fetchrow(
+        q("run_finish_and_settle"),
+        run_id,
+        attempt,
+        status,
+        output,
+        error,
+        thread_status,
+        set_values,
+        values,
+        interrupts,
+        thread_error,
+    )
 
 
 async def requeue(pool: Executor, run_id: str, attempt: int) -> bool:
@@ -182,6 +217,10 @@ async def select_for_cancel(
     pool: Pool, *, thread_id: str | None, run_ids: list[str] | None, statuses: list[str]
 ) -> list[Record]:
     return list(await pool.fetch(q("run_select_for_cancel"), thread_id, run_ids, statuses))
+
+
+async def unfinished_of_assistant(pool: Executor, assistant_id: str) -> list[Record]:
+    return list(await pool.fetch(q("run_unfinished_of_assistant"), assistant_id))
 
 
 async def thread_snapshot(pool: Executor, thread_id: str) -> Record | None:

@@ -1,28 +1,35 @@
 -- Runs: creation under the thread's row lock, the dispatcher's claim, leases, outcomes, cancel.
 
 -- name: run_thread_lock
+-- Lock the thread: creators of runs on one thread queue here. Unfinished runs are read by the next
+-- statement, whose snapshot is taken after the lock is granted (a subquery here would use a snapshot
+-- from before the wait, and miss a run that the previous lock holder just created).
 SELECT thread_id, metadata, status FROM threads WHERE thread_id = $1 FOR UPDATE
+
+-- name: run_inflight_for_thread
+SELECT run_id FROM runs
+WHERE thread_id = $1 AND status IN ('pending', 'running')
+ORDER BY created_at
 
 -- name: run_thread_insert
 INSERT INTO threads (thread_id, metadata, status) VALUES ($1, $2, 'busy')
 ON CONFLICT (thread_id) DO NOTHING
 RETURNING thread_id, metadata, status
 
--- name: run_thread_mark_busy
-UPDATE threads
-SET status = 'busy', metadata = metadata || $2::jsonb, updated_at = now()
-WHERE thread_id = $1
-
--- name: run_inflight_for_thread
-SELECT run_id, status FROM runs
-WHERE thread_id = $1 AND status IN ('pending', 'running')
-ORDER BY created_at
-FOR UPDATE
-
 -- name: run_insert
+-- The run, and its thread marked busy with the run's graph and assistant in its metadata.
+WITH thread AS (
+    UPDATE threads
+    SET status = 'busy', metadata = metadata || $10::jsonb, updated_at = now(),
+        config = config || jsonb_build_object('configurable', coalesce(config -> 'configurable', '{}'))
+    WHERE thread_id = $2
+)
+-- clock_timestamp(), not now(): creation order is the order the thread lock was granted, which is
+-- the order runs of one thread must start in (now() is when each transaction began).
 INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, status, metadata, kwargs,
-                  multitask_strategy, available_at, on_completion)
-VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, now() + make_interval(secs => $8), $9)
+                  multitask_strategy, created_at, updated_at, available_at, on_completion)
+VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, clock_timestamp(), clock_timestamp(),
+        clock_timestamp() + make_interval(secs => $8), $9)
 RETURNING *
 
 -- name: run_get
@@ -76,6 +83,31 @@ UPDATE runs
 SET status = $3, output = $4, error = $5, updated_at = now(), lease_owner = NULL, lease_expires_at = NULL
 WHERE run_id = $1 AND attempt = $2 AND status = 'running'
 RETURNING *
+
+-- name: run_thread_lock_for_outcome
+-- Lock the thread before touching the run: the order run creators use.
+SELECT thread_id FROM threads WHERE thread_id = $1 FOR UPDATE
+
+-- name: run_finish_and_settle
+-- Finish the current attempt and record its effect on the thread, in one statement (after the thread
+-- lock, so the check for other unfinished runs sees every run created before it).
+WITH fin AS (
+    UPDATE runs
+    SET status = $3, output = $4, error = $5, updated_at = now(), lease_owner = NULL, lease_expires_at = NULL
+    WHERE run_id = $1 AND attempt = $2 AND status = 'running'
+    RETURNING *
+), thread AS (
+    UPDATE threads t
+    SET status = CASE WHEN EXISTS (SELECT 1 FROM runs r
+                                   WHERE r.thread_id = fin.thread_id AND r.run_id <> fin.run_id
+                                     AND r.status IN ('pending', 'running'))
+                      THEN 'busy' ELSE $6 END,
+        "values" = CASE WHEN $7 THEN $8::jsonb ELSE t."values" END,
+        interrupts = $9, error = $10, updated_at = now(), state_updated_at = now()
+    FROM fin
+    WHERE t.thread_id = fin.thread_id
+)
+SELECT * FROM fin
 
 -- name: run_requeue
 UPDATE runs
@@ -134,6 +166,11 @@ SELECT * FROM runs
 WHERE ($1::uuid IS NULL OR thread_id = $1)
   AND ($2::uuid[] IS NULL OR run_id = ANY($2))
   AND status = ANY($3::text[])
+ORDER BY created_at
+
+-- name: run_unfinished_of_assistant
+SELECT thread_id, run_id FROM runs
+WHERE assistant_id = $1 AND status IN ('pending', 'running')
 ORDER BY created_at
 
 -- name: run_delete_checkpoints
