@@ -101,7 +101,10 @@ async def create(
     stateless = thread_id is None
     if stateless and body.command is not None and body.command.resume is not None:
         raise errors.InvalidRequestError("You must provide a thread_id when resuming.")
-    assistant = await assistants_service.resolve(services, body.assistant_id)
+    try:
+        assistant = await assistants_service.resolve(services, body.assistant_id)
+    except errors.AssistantNotFoundError as exc:
+        raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND) from exc
     run_id = run_id or str(ids.uuid7())
     strategy = body.multitask_strategy if isinstance(body, RunCreateStateful) else "enqueue"
     if_not_exists = body.if_not_exists if isinstance(body, RunCreateStateful) else "create"

@@ -459,5 +459,6 @@ async def test_missing_thread_is_404(client: LangGraphClient, stack: Stack) -> N
         await client.threads.get(missing)  # and no thread was created
     # an assistant id that is a valid uuid but unknown
     thread_id = await new_thread(client)
-    with pytest.raises(sdk_errors.NotFoundError):
-        await client.runs.create(thread_id, str(uuid.uuid4()), input={})
+    async with raw_client(stack.url) as http:
+        response = await http.post(f"/threads/{thread_id}/runs", json={"assistant_id": str(uuid.uuid4())})
+    assert (response.status_code, response.json()) == (404, {"detail": THREAD_OR_ASSISTANT_NOT_FOUND})
