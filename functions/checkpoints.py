@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import BasePostgresSaver
@@ -57,10 +57,30 @@ async def open_persistence(dsn: str, *, max_size: int = 20) -> AsyncIterator[Per
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
     )
     await pool.open(wait=True)
+    checkpointer = AsyncPostgresSaver(pool)
+    checkpointer.lock = PooledLock()
     try:
-        yield Persistence(pool=pool, checkpointer=AsyncPostgresSaver(pool), store=AsyncPostgresStore(pool))
+        yield Persistence(pool=pool, checkpointer=checkpointer, store=AsyncPostgresStore(pool))
     finally:
         await pool.close()
+
+
+class PooledLock(asyncio.Lock):
+    """The lock of a pool-backed AsyncPostgresSaver: it never waits.
+
+    The saver takes its one instance lock around every statement, which guards a single shared
+    connection; with a pool each statement gets its own connection, so the lock only made every run
+    of the process queue behind every other run's round trip (one checkpoint statement in flight per
+    process; langchain-ai/langgraph#7259, fixed the same way in #7269 and in AsyncPostgresStore).
+    The order that matters is kept by LangGraph itself: a run's checkpoints are written one after
+    the other (`_checkpointer_put_after_previous`), and an attempt returns only after all its writes.
+    """
+
+    async def acquire(self) -> Literal[True]:
+        return True
+
+    def release(self) -> None:
+        pass
 
 
 _INLINE_SERIALIZERS = frozenset(
@@ -75,19 +95,39 @@ class CheckpointExecutor(ThreadPoolExecutor):
     `asyncio.to_thread`. For the small states of a typical step the hop costs several times the work
     (measured: a 2-node run took 12.5 ms with the hops, 6.3 ms without), so those three methods run
     inline; everything else (sync nodes, user code) still gets a worker thread.
+
+    An inline call answers with an already resolved future of the calling loop, which
+    `loop.run_in_executor` hands back as is: a `concurrent.futures.Future` would be chained to the
+    loop through `call_soon_threadsafe`, one self-pipe wake-up per call (about 7 µs each, seven calls
+    per 2-node run).
     """
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         # asyncio.to_thread submits functools.partial(context.run, bound_method, ...)
         target = fn.args[0] if isinstance(fn, functools.partial) and fn.args else None
-        if getattr(target, "__func__", None) in _INLINE_SERIALIZERS:
-            done: Future[T] = Future()
-            try:
-                done.set_result(fn(*args, **kwargs))
-            except BaseException as exc:
-                done.set_exception(exc)
-            return done
-        return super().submit(fn, *args, **kwargs)
+        if getattr(target, "__func__", None) not in _INLINE_SERIALIZERS:
+            return super().submit(fn, *args, **kwargs)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not called from a loop (asyncio.to_thread never does that)
+            plain: Future[T] = Future()
+            _run_now(plain, fn, args, kwargs)
+            return plain
+        resolved: asyncio.Future[T] = loop.create_future()
+        _run_now(resolved, fn, args, kwargs)
+        # asyncio.wrap_future hands asyncio futures back unchanged; the cast only satisfies the signature.
+        return cast(Future[T], resolved)
+
+
+def _run_now(
+    done: Future[Any] | asyncio.Future[Any], fn: Callable[..., Any], args: Any, kwargs: dict[str, Any]
+) -> None:
+    try:
+        done.set_result(fn(*args, **kwargs))
+    except StopIteration as exc:  # asyncio futures refuse it; a coroutine would turn it into this
+        done.set_exception(RuntimeError(repr(exc)))
+    except BaseException as exc:
+        done.set_exception(exc)
 
 
 def install_executor(loop: asyncio.AbstractEventLoop, *, max_workers: int | None = None) -> None:

@@ -1,0 +1,116 @@
+"""CheckpointExecutor (docs/decisions/0003): the saver's serialisers run inline, everything else in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.postgres.base import BasePostgresSaver
+
+from contracts.ids import uuid7
+from functions.checkpoints import CheckpointExecutor, PooledLock, install_executor, open_persistence
+
+
+class ThreadSerde:
+    """Serialises any value as the name of the thread that serialised it; fails on request."""
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        if isinstance(obj, BaseException):
+            raise obj
+        return "thread", threading.current_thread().name.encode()
+
+    def loads_typed(self, data: tuple[str, bytes]) -> Any:
+        return data[1].decode()
+
+
+def dump(saver: BasePostgresSaver, value: Any) -> Any:
+    return saver._dump_writes("thread", "", "checkpoint", "task", "", [("channel", value)])
+
+
+@pytest.fixture
+async def saver() -> AsyncIterator[BasePostgresSaver]:
+    loop = asyncio.get_running_loop()
+    install_executor(loop, max_workers=2)
+    yield BasePostgresSaver(serde=ThreadSerde())
+    loop.set_default_executor(CheckpointExecutor(max_workers=1))
+
+
+def thread_of(params: list[tuple[Any, ...]]) -> str:
+    (row,) = params
+    return bytes(row[-1]).decode()
+
+
+async def test_serialisers_run_inline_on_the_loop_thread(saver):
+    loop = asyncio.get_running_loop()
+    # What asyncio.to_thread hands to the loop.
+    call = functools.partial(contextvars.copy_context().run, dump, saver, 1)
+    assert (
+        thread_of(await loop.run_in_executor(None, call)) != threading.current_thread().name
+    )  # not a saver method
+    call = functools.partial(contextvars.copy_context().run, saver._dump_writes, "t", "", "c", "task", "", [])
+    future = loop.run_in_executor(None, call)
+
+    # Resolved before the loop ran anything: no thread hop, no wake-up through the self-pipe.
+    assert isinstance(future, asyncio.Future)
+    assert future.done()
+    params = await asyncio.to_thread(saver._dump_writes, "thread", "", "checkpoint", "task", "", [("c", 1)])
+    assert thread_of(params) == threading.current_thread().name
+
+
+async def test_serialiser_errors_reach_the_awaiting_coroutine(saver):
+    with pytest.raises(ValueError, match="cannot serialise"):
+        await asyncio.to_thread(
+            saver._dump_writes, "t", "", "c", "task", "", [("c", ValueError("cannot serialise"))]
+        )
+    # An asyncio future refuses StopIteration; the coroutine sees what a raising coroutine would.
+    with pytest.raises(RuntimeError, match="StopIteration"):
+        await asyncio.to_thread(saver._dump_writes, "t", "", "c", "task", "", [("c", StopIteration())])
+
+
+async def test_other_calls_still_run_in_a_worker_thread(saver):
+    assert await asyncio.to_thread(threading.current_thread) is not threading.current_thread()
+
+
+def test_inline_call_outside_a_loop_gets_a_resolved_plain_future():
+    saver = BasePostgresSaver(serde=ThreadSerde())
+    executor = CheckpointExecutor(max_workers=1)
+    try:
+        # What asyncio.to_thread submits, but from synchronous code.
+        call = functools.partial(
+            contextvars.copy_context().run, saver._dump_writes, "t", "", "c", "task", "", []
+        )
+        future = executor.submit(call)
+        assert future.done()
+        assert future.result() == []
+        assert thread_of(executor.submit(functools.partial(dump, saver), 1).result()) != "MainThread"
+    finally:
+        executor.shutdown()
+
+
+async def test_pooled_saver_lock_never_waits(pg_dsn):
+    async with open_persistence(pg_dsn, max_size=2) as db:
+        lock = db.checkpointer.lock
+        assert isinstance(lock, PooledLock)
+        # A plain asyncio.Lock would deadlock here: every statement used to queue behind every other.
+        async with lock, lock:
+            assert not lock.locked()
+
+
+async def test_concurrent_runs_each_keep_all_their_checkpoints(executor, make_request):
+    requests = [make_request(thread_id=str(uuid7()), input={"items": [str(i)]}) for i in range(8)]
+    outcomes = await asyncio.gather(*(executor.run(req) for req in requests))
+
+    graph = await executor.graphs.get_graph("agent", {})
+    for i, (req, outcome) in enumerate(zip(requests, outcomes, strict=True)):
+        assert outcome.status == "success"
+        state = await graph.aget_state({"configurable": {"thread_id": req.thread_id}})
+        assert state.values == outcome.values
+        assert state.config["configurable"]["checkpoint_id"] == outcome.checkpoint_id
+        assert outcome.values["items"][0] == str(i)
+        history = [s async for s in graph.aget_state_history({"configurable": {"thread_id": req.thread_id}})]
+        assert [s.metadata["step"] for s in history] == list(range(len(history) - 2, -2, -1))
