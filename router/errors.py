@@ -6,7 +6,7 @@ RouterError
  ├── ConflictError ── ThreadBusyError, AlreadyExistsError
  ├── InvalidRequestError (400)
  ├── UnprocessableError (422)
- └── FunctionError ── FunctionUnavailableError
+ └── FunctionError ── FunctionUnavailableError ── FunctionNotReachedError
 """
 
 from __future__ import annotations
@@ -81,3 +81,9 @@ class FunctionUnavailableError(FunctionError):
     """The function service could not be reached."""
 
     code = "function_unavailable"
+
+
+class FunctionNotReachedError(FunctionUnavailableError):
+    """The function service could not be reached: no connection was made, so nothing ran."""
+
+    code = "function_not_reached"

@@ -94,6 +94,10 @@ class FunctionClient:
                     headers=headers,
                     timeout=httpx.Timeout(deadline_seconds, connect=CONNECT_TIMEOUT_SECONDS),
                 )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise errors.FunctionNotReachedError(
+                f"function service unreachable (no connection): {exc!r}"
+            ) from exc
         except httpx.TransportError as exc:
             raise errors.FunctionUnavailableError(f"function service unreachable: {exc!r}") from exc
         if response.headers.get("ce-type") == runtime.FAILED or response.status_code >= 400:

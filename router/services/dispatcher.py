@@ -20,15 +20,13 @@ import uuid
 from contextlib import suppress
 from typing import Any
 
-import asyncpg
-import httpx
-
 from contracts import runtime
 from router import errors, metrics
 from router.queue import signals
 from router.services import outcomes
 from router.services.context import Services
 from router.store import runs as runs_store
+from router.store.pool import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +37,7 @@ UNREACHABLE_MAX_DELAY_SECONDS = 5.0  # ...up to this
 UNREACHABLE_TRACKED_MAX = 10_000  # bound on remembered failure counts (forgotten counts restart at 0)
 
 
-def never_delivered(exc: errors.FunctionError) -> bool:
-    """True when the request did not reach the function service (no connection could be opened)."""
-    return isinstance(exc, errors.FunctionUnavailableError) and isinstance(
-        exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
-    )
-
-
-def build_request(services: Services, row: asyncpg.Record) -> runtime.RunRequest:
+def build_request(services: Services, row: runs_store.Record) -> runtime.RunRequest:
     kw: dict[str, Any] = row["kwargs"]
     config = dict(kw.get("config") or {})
     config["metadata"] = {**(config.get("metadata") or {}), "run_attempt": row["attempt"]}
@@ -170,7 +161,7 @@ class Dispatcher:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _execute(self, row: asyncpg.Record) -> None:
+    async def _execute(self, row: runs_store.Record) -> None:
         metrics.RUNS_IN_FLIGHT.inc()
         try:
             await self._execute_attempt(row)
@@ -182,7 +173,7 @@ class Dispatcher:
             metrics.RUNS_IN_FLIGHT.dec()
             self._slots.release()
 
-    async def _execute_attempt(self, row: asyncpg.Record) -> None:
+    async def _execute_attempt(self, row: runs_store.Record) -> None:
         if row["cancel_action"] is not None:  # cancelled while it waited for a (new) attempt
             outcome = runtime.RunOutcome(
                 run_id=str(row["run_id"]),
@@ -204,7 +195,7 @@ class Dispatcher:
             log.warning("run %s attempt %s lost its lease; abandoned", row["run_id"], row["attempt"])
             return
         except errors.FunctionError as exc:
-            if never_delivered(exc):
+            if isinstance(exc, errors.FunctionNotReachedError):
                 await self._release(row, exc)
                 return
             self._unreachable.pop(str(row["run_id"]), None)
@@ -229,7 +220,7 @@ class Dispatcher:
         labels = (row["graph_id"], outcome.status)
         metrics.RUN_DURATION.labels(*labels).observe(time.monotonic() - started)
 
-    async def _renew(self, row: asyncpg.Record, call: asyncio.Task[runtime.RunOutcome]) -> bool:
+    async def _renew(self, row: runs_store.Record, call: asyncio.Task[runtime.RunOutcome]) -> bool:
         """Renew the lease while the call runs; on losing it, abort the call and return True."""
         period = self._s.settings.lease_seconds / 3
         while True:
@@ -238,14 +229,14 @@ class Dispatcher:
                 ours, _ = await runs_store.renew_lease(
                     self._s.pool, str(row["run_id"]), row["attempt"], self._s.settings.lease_seconds
                 )
-            except (OSError, asyncpg.PostgresError):
+            except (OSError, StoreError):
                 log.warning("renewing the lease of run %s failed; will retry", row["run_id"])
                 continue
             if not ours:
                 call.cancel()
                 return True
 
-    async def _release(self, row: asyncpg.Record, exc: errors.FunctionError) -> None:
+    async def _release(self, row: runs_store.Record, exc: errors.FunctionError) -> None:
         """The function service was not reachable: pending again, later, with the attempt given back."""
         run_id = str(row["run_id"])
         failures = self._unreachable.pop(run_id, 0)
@@ -263,7 +254,7 @@ class Dispatcher:
             metrics.RUN_ATTEMPTS_RETRIED.labels("function_unreachable").inc()
             self.kick(time.time() + delay)
 
-    async def _retry_or_fail(self, row: asyncpg.Record, reason: str) -> None:
+    async def _retry_or_fail(self, row: runs_store.Record, reason: str) -> None:
         if row["attempt"] < self._s.settings.max_attempts:
             log.warning("run %s attempt %s failed (%s); retrying", row["run_id"], row["attempt"], reason)
             if await runs_store.requeue(self._s.pool, str(row["run_id"]), row["attempt"]):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import orjson
 
 from contracts.runtime import RunError, RunOutcome
@@ -68,7 +67,7 @@ def _thread_status(outcome: RunOutcome) -> tuple[str, Any]:
     return "idle", None
 
 
-async def record(services: Services, row: asyncpg.Record, outcome: RunOutcome) -> Run | None:
+async def record(services: Services, row: runs_store.Record, outcome: RunOutcome) -> Run | None:
     """Record `outcome` for the attempt in `row`; None if that attempt is no longer current.
 
     The thread is locked first, as run creation does, so the two never wait on each other in
@@ -106,7 +105,7 @@ async def record(services: Services, row: asyncpg.Record, outcome: RunOutcome) -
 
 async def _record_slow(
     conn: Connection, run_id: str, thread_id: str, outcome: RunOutcome, output: Any, error: Any
-) -> asyncpg.Record | None:
+) -> runs_store.Record | None:
     """Rollback, a stateless run's clean-up, or a thread that is gone."""
     finished = await runs_store.finish(
         conn, run_id, outcome.attempt, status=outcome.status, output=output, error=error
@@ -120,7 +119,7 @@ async def _record_slow(
     return finished
 
 
-async def _settle_thread(conn: Connection, run: asyncpg.Record, outcome: RunOutcome) -> None:
+async def _settle_thread(conn: Connection, run: runs_store.Record, outcome: RunOutcome) -> None:
     thread_id, run_id = str(run["thread_id"]), str(run["run_id"])
     others = await runs_store.thread_has_other_inflight(conn, thread_id, run_id)
     if run["on_completion"] == "delete" and not others:
@@ -139,7 +138,7 @@ async def _settle_thread(conn: Connection, run: asyncpg.Record, outcome: RunOutc
     )
 
 
-async def cancel_pending(conn: Connection, row: asyncpg.Record, *, action: str) -> asyncpg.Record:
+async def cancel_pending(conn: Connection, row: runs_store.Record, *, action: str) -> runs_store.Record:
     """End a run that never started (inside the caller's transaction); publish with `publish_done`."""
     run_id, thread_id = str(row["run_id"]), str(row["thread_id"])
     if action == "rollback":
@@ -154,7 +153,7 @@ async def cancel_pending(conn: Connection, row: asyncpg.Record, *, action: str) 
     return ended
 
 
-async def give_up(services: Services, row: asyncpg.Record, reason: str) -> Run | None:
+async def give_up(services: Services, row: runs_store.Record, reason: str) -> Run | None:
     """A run that ran out of attempts ends `error` with the reason."""
     outcome = RunOutcome(
         run_id=str(row["run_id"]),
@@ -165,7 +164,7 @@ async def give_up(services: Services, row: asyncpg.Record, reason: str) -> Run |
     return await record(services, row, outcome)
 
 
-async def publish_done(services: Services, run: asyncpg.Record, output: Any) -> None:
+async def publish_done(services: Services, run: runs_store.Record, output: Any) -> None:
     run_id, thread_id = str(run["run_id"]), str(run["thread_id"])
     status = "interrupted" if run["status"] == "pending" else run["status"]
     await signals.publish_done(

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from router.models import Run
-from router.store.pool import Connection, Executor, Pool
+from router.store.pool import Connection, Executor, Pool, StoreError
 from router.store.sql import q
 
 Record = asyncpg.Record
@@ -111,7 +111,10 @@ async def next_available_at(pool: Pool) -> datetime | None:
 
 async def renew_lease(pool: Pool, run_id: str, attempt: int, lease_seconds: float) -> tuple[bool, str | None]:
     """(still ours, cancel action requested) for a running attempt."""
-    row = await pool.fetchrow(q("run_renew_lease"), run_id, attempt, lease_seconds)
+    try:
+        row = await pool.fetchrow(q("run_renew_lease"), run_id, attempt, lease_seconds)
+    except asyncpg.PostgresError as exc:
+        raise StoreError(str(exc)) from exc
     if row is None:
         return False, None
     return True, row["cancel_action"]
