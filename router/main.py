@@ -58,6 +58,7 @@ def create_app(settings: RouterSettings, *, function_target: FunctionTarget) -> 
             await assistants_service.ensure_system_assistants(services)
             dispatcher = Dispatcher(services)
             services.kick_dispatcher = dispatcher.kick
+            services.dispatch_here = dispatcher
             reaper = Reaper(services)
             app.state.services = services
             await dispatcher.start()

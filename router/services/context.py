@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
@@ -12,6 +13,23 @@ from router.dispatch.client import FunctionClient
 from router.queue.broker import Broker
 from router.settings import RouterSettings
 from router.store.pool import Pool
+
+
+class DispatchHere(Protocol):
+    @property
+    def owner(self) -> str: ...
+
+    async def reserve(self) -> bool:
+        """Take an execution slot if one is free now (never waits)."""
+        ...
+
+    def release(self) -> None:
+        """Give back a reserved slot that was not used."""
+        ...
+
+    def start_run(self, row: Any) -> None:
+        """Execute a run inserted already claimed by `owner`, in the reserved slot."""
+        ...
 
 
 @dataclass
@@ -24,3 +42,6 @@ class Services:
     functions: FunctionClient
     graph_ids: list[str]
     kick_dispatcher: Callable[..., None] = field(default=lambda at=None: None)
+    dispatch_here: DispatchHere | None = None
+    """The local dispatcher's fast path for runs that can start at once (None: always go through
+    the queue)."""

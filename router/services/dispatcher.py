@@ -81,6 +81,27 @@ class Dispatcher:
             self._next_at = at if self._next_at is None else min(self._next_at, at)
         self._wanted.set()
 
+    @property
+    def owner(self) -> str:
+        return self._owner
+
+    async def reserve(self) -> bool:
+        if self._slots.locked():
+            return False
+        await self._slots.acquire()  # returns at once: a slot is free
+        return True
+
+    def release(self) -> None:
+        self._slots.release()
+
+    def start_run(self, row: runs_store.Record) -> None:
+        self._spawn(row)
+
+    def _spawn(self, row: runs_store.Record) -> None:
+        task = asyncio.create_task(self._execute(row), name=f"run-{row['run_id']}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def start(self) -> None:
         self._loops = [
             asyncio.create_task(self._claim_loop(), name="dispatcher-claim"),
@@ -157,9 +178,7 @@ class Dispatcher:
             if row is None:
                 self._slots.release()
                 return
-            task = asyncio.create_task(self._execute(row), name=f"run-{row['run_id']}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(row)
 
     async def _execute(self, row: runs_store.Record) -> None:
         metrics.RUNS_IN_FLIGHT.inc()

@@ -22,6 +22,7 @@ from router.services import assistants as assistants_service
 from router.services import outcomes
 from router.services.context import Services
 from router.store import runs as runs_store
+from router.store.pool import Connection
 
 THREAD_OR_ASSISTANT_NOT_FOUND = "Thread or assistant not found."
 LANGGRAPH_HOST = "self-hosted"
@@ -94,6 +95,65 @@ def _run_kwargs(
     }
 
 
+async def _insert_locked(
+    services: Services,
+    conn: Connection,
+    body: RunCreate,
+    assistant: Assistant,
+    *,
+    thread_id: str,
+    run_id: str,
+    strategy: str,
+    if_not_exists: str,
+    on_completion: str,
+    stateless: bool,
+    claimed_by: str | None,
+) -> tuple[runs_store.Record, list[str]]:
+    """Inside the creation transaction: lock (or create) the thread, apply the multitask strategy,
+    insert the run (claimed by `claimed_by` when nothing else of the thread is unfinished).
+    Returns the run and the runs the strategy flagged for cancellation."""
+    thread_meta = {"graph_id": assistant["graph_id"], "assistant_id": assistant["assistant_id"]}
+    thread = await runs_store.lock_thread(conn, thread_id)
+    if thread is None:
+        if if_not_exists != "create":
+            raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
+        thread = await runs_store.insert_thread(conn, thread_id, thread_meta)
+        if thread is None:  # created concurrently: take the lock on the row that won
+            thread = await runs_store.lock_thread(conn, thread_id)
+            assert thread is not None
+    inflight = await runs_store.inflight_for_thread(conn, thread_id)
+    if inflight and strategy == "reject":
+        raise errors.ThreadBusyError()
+    if inflight and strategy in ("interrupt", "rollback"):
+        for inflight_id in inflight:
+            await runs_store.set_cancel_action(conn, inflight_id, strategy)
+    metadata = {
+        **(assistant["metadata"] or {}),
+        **(thread["metadata"] or {}),
+        **(body.metadata or {}),
+        **thread_meta,
+    }
+    kwargs = _run_kwargs(
+        body, assistant, run_id=run_id, thread_id=thread_id, temporary=stateless, metadata=metadata
+    )
+    row = await runs_store.insert(
+        conn,
+        run_id=run_id,
+        thread_id=thread_id,
+        assistant_id=assistant["assistant_id"],
+        graph_id=assistant["graph_id"],
+        metadata=metadata,
+        kwargs=kwargs,
+        multitask_strategy=strategy,
+        after_seconds=body.after_seconds,
+        on_completion=on_completion,
+        thread_metadata=thread_meta,
+        claimed_by=None if inflight else claimed_by,
+        lease_seconds=services.settings.lease_seconds,
+    )
+    return row, inflight
+
+
 async def create(
     services: Services, body: RunCreate, *, thread_id: str | None, run_id: str | None = None
 ) -> CreatedRun:
@@ -110,55 +170,48 @@ async def create(
     if_not_exists = body.if_not_exists if isinstance(body, RunCreateStateful) else "create"
     on_completion = body.on_completion or ("delete" if stateless else "keep")
     thread_id = thread_id or str(ids.uuid7())
-    thread_meta = {"graph_id": assistant["graph_id"], "assistant_id": assistant["assistant_id"]}
     to_cancel: list[tuple[str, str]] = []
-    async with services.pool.acquire() as conn, conn.transaction():
-        thread = await runs_store.lock_thread(conn, thread_id)
-        if thread is None:
-            if if_not_exists != "create":
-                raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
-            thread = await runs_store.insert_thread(conn, thread_id, thread_meta)
-            if thread is None:  # created concurrently: take the lock on the row that won
-                thread = await runs_store.lock_thread(conn, thread_id)
-                assert thread is not None
-        inflight = await runs_store.inflight_for_thread(conn, thread_id)
-        if inflight and strategy == "reject":
-            raise errors.ThreadBusyError()
-        if inflight and strategy in ("interrupt", "rollback"):
-            for inflight_id in inflight:
-                to_cancel.append((inflight_id, strategy))
-                await runs_store.set_cancel_action(conn, inflight_id, strategy)
-        metadata = {
-            **(assistant["metadata"] or {}),
-            **(thread["metadata"] or {}),
-            **(body.metadata or {}),
-            **thread_meta,
-        }
-        kwargs = _run_kwargs(
-            body, assistant, run_id=run_id, thread_id=thread_id, temporary=stateless, metadata=metadata
-        )
-        row = await runs_store.insert(
-            conn,
-            run_id=run_id,
-            thread_id=thread_id,
-            assistant_id=assistant["assistant_id"],
-            graph_id=assistant["graph_id"],
-            metadata=metadata,
-            kwargs=kwargs,
-            multitask_strategy=strategy,
-            after_seconds=body.after_seconds,
-            on_completion=on_completion,
-            thread_metadata=thread_meta,
-        )
+    immediate = False
+    # A run that can start at once (an idle thread, no delay) is inserted already claimed by this
+    # router's dispatcher, in a slot reserved beforehand: no claim round trip, no wake-up.
+    here = services.dispatch_here
+    reserved = here is not None and body.after_seconds == 0 and await here.reserve()
+    try:
+        async with services.pool.acquire() as conn, conn.transaction():
+            row, inflight = await _insert_locked(
+                services,
+                conn,
+                body,
+                assistant,
+                thread_id=thread_id,
+                run_id=run_id,
+                strategy=strategy,
+                if_not_exists=if_not_exists,
+                on_completion=on_completion,
+                stateless=stateless,
+                claimed_by=here.owner if reserved and here is not None else None,
+            )
+            immediate = row["status"] == "running"
+            if inflight and strategy in ("interrupt", "rollback"):
+                to_cancel = [(inflight_id, strategy) for inflight_id in inflight]
+    except BaseException:
+        if reserved and here is not None:
+            here.release()
+        raise
     for cancel_id, action in to_cancel:
         await cancel_one(services, thread_id, cancel_id, action=action)
-    due = time.time() + body.after_seconds if body.after_seconds > 0 else None
-    services.kick_dispatcher(due)
-    await signals.wake(services.redis, services.keys, due)
+    if immediate and here is not None:
+        here.start_run(row)
+    else:
+        if reserved and here is not None:
+            here.release()
+        due = time.time() + body.after_seconds if body.after_seconds > 0 else None
+        services.kick_dispatcher(due)
+        await signals.wake(services.redis, services.keys, due)
     metrics.RUNS_CREATED.labels(assistant["graph_id"]).inc()
-    return CreatedRun(
-        run=runs_store.to_run(row), resumable=body.stream_resumable, on_disconnect=body.on_disconnect
-    )
+    run = runs_store.to_run(row)
+    run["status"] = "pending"  # the run as created; a started one reports `running` from here on
+    return CreatedRun(run=run, resumable=body.stream_resumable, on_disconnect=body.on_disconnect)
 
 
 async def get(services: Services, thread_id: str, run_id: str) -> Run:

@@ -61,8 +61,11 @@ async def insert(
     after_seconds: float,
     on_completion: str,
     thread_metadata: dict[str, Any],
+    claimed_by: str | None = None,
+    lease_seconds: float = 0.0,
 ) -> Record:
-    """Insert a pending run and mark its thread busy (the thread must be locked by the caller)."""
+    """Insert a run and mark its thread busy (the thread must be locked by the caller): pending, or
+    already running as attempt 1 of dispatcher `claimed_by`."""
     row = await conn.fetchrow(
         q("run_insert"),
         run_id,
@@ -75,6 +78,8 @@ async def insert(
         after_seconds,
         on_completion,
         thread_metadata,
+        claimed_by,
+        lease_seconds,
     )
     assert row is not None
     return row

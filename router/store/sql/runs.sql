@@ -26,10 +26,15 @@ WITH thread AS (
 )
 -- clock_timestamp(), not now(): creation order is the order the thread lock was granted, which is
 -- the order runs of one thread must start in (now() is when each transaction began).
+-- With an owner ($11) the run is inserted already claimed by that dispatcher (attempt 1, leased for
+-- $12 seconds): the creator dispatches it itself, saving the claim's round trip.
 INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, status, metadata, kwargs,
-                  multitask_strategy, created_at, updated_at, available_at, on_completion)
-VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, clock_timestamp(), clock_timestamp(),
-        clock_timestamp() + make_interval(secs => $8), $9)
+                  multitask_strategy, created_at, updated_at, available_at, on_completion,
+                  attempt, lease_owner, lease_expires_at)
+VALUES ($1, $2, $3, $4, CASE WHEN $11::text IS NULL THEN 'pending' ELSE 'running' END, $5, $6, $7,
+        clock_timestamp(), clock_timestamp(), clock_timestamp() + make_interval(secs => $8), $9,
+        CASE WHEN $11::text IS NULL THEN 0 ELSE 1 END, $11::text,
+        CASE WHEN $11::text IS NULL THEN NULL ELSE clock_timestamp() + make_interval(secs => $12) END)
 RETURNING *
 
 -- name: run_get
