@@ -16,7 +16,7 @@ BadRequestError with LangGraph's message, which the official server answers with
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import EmptyInputError, InvalidUpdateError
@@ -24,6 +24,7 @@ from langgraph.pregel import Pregel
 from langgraph.types import Command, Interrupt, Send, StateSnapshot, StateUpdate
 
 from contracts.runtime import StateGetRequest, StateHistoryRequest, StateUpdateRequest, StateUpdateResult
+from functions import modes
 from functions.errors import BadRequestError, CheckpointNotFoundError
 from functions.serde import to_jsonable
 
@@ -32,15 +33,7 @@ AnyPregel = Pregel[Any, Any, Any, Any]
 
 def _checkpoint(config: RunnableConfig | None) -> dict[str, Any] | None:
     """`{checkpoint_id, thread_id, checkpoint_ns?, checkpoint_map?}`, or None without an id."""
-    configurable = (config or {}).get("configurable") or {}
-    if not configurable.get("thread_id") or not configurable.get("checkpoint_id"):
-        return None
-    checkpoint = {"checkpoint_id": configurable["checkpoint_id"], "thread_id": configurable["thread_id"]}
-    if "checkpoint_ns" in configurable:
-        checkpoint["checkpoint_ns"] = configurable["checkpoint_ns"] or ""
-    if "checkpoint_map" in configurable:
-        checkpoint["checkpoint_map"] = configurable["checkpoint_map"]
-    return checkpoint
+    return modes.to_checkpoint(cast(dict[str, Any] | None, config))
 
 
 def _interrupt(interrupt: Interrupt) -> dict[str, Any]:
