@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -38,7 +37,3 @@ def load_app_config(path: Path) -> AppConfig:
 
 def graph_ids(config: AppConfig) -> list[str]:
     return list(config.graphs)
-
-
-def dump(config: AppConfig) -> dict[str, Any]:
-    return config.model_dump()

@@ -97,22 +97,37 @@ async def stream_new_run(services: Services, body: Any, thread_id: str | None) -
     )
 
 
-async def wait_new_run(services: Services, body: Any, thread_id: str | None) -> Response:
-    """Create a run and answer with its output once it ends (shared with stateless runs)."""
-    created, subscription, sub = await _create_subscribed(services, body, thread_id)
-    tid, run_id = created.run["thread_id"], created.run["run_id"]
+def _wait_response(
+    services: Services,
+    subscription: AbstractAsyncContextManager[Subscription],
+    sub: Subscription,
+    thread_id: str,
+    run_id: str,
+    *,
+    on_disconnect: Any,
+) -> Response:
+    """Newline keep-alives until the run ends, then its output (wait and join)."""
     body_iter = relay.wait_output(
         sub,
         heartbeat=services.settings.heartbeat_seconds,
-        fetch_output=_output_fetch(services, tid, run_id),
-        is_finished=_finished_check(services, tid, run_id),
+        fetch_output=_output_fetch(services, thread_id, run_id),
+        is_finished=_finished_check(services, thread_id, run_id),
     )
     return relay.streaming(
         body_iter,
         subscription,
         media_type="application/json",
-        headers=relay.run_headers(tid, run_id, kind="join"),
-        on_disconnect=_disconnect_action(services, created),
+        headers=relay.run_headers(thread_id, run_id, kind="join"),
+        on_disconnect=on_disconnect,
+    )
+
+
+async def wait_new_run(services: Services, body: Any, thread_id: str | None) -> Response:
+    """Create a run and answer with its output once it ends (shared with stateless runs)."""
+    created, subscription, sub = await _create_subscribed(services, body, thread_id)
+    tid, run_id = created.run["thread_id"], created.run["run_id"]
+    return _wait_response(
+        services, subscription, sub, tid, run_id, on_disconnect=_disconnect_action(services, created)
     )
 
 
@@ -178,17 +193,12 @@ async def join_run(
     except BaseException:
         await subscription.__aexit__(None, None, None)
         raise
-    body_iter = relay.wait_output(
-        sub,
-        heartbeat=services.settings.heartbeat_seconds,
-        fetch_output=_output_fetch(services, thread_id, run_id),
-        is_finished=_finished_check(services, thread_id, run_id),
-    )
-    return relay.streaming(
-        body_iter,
+    return _wait_response(
+        services,
         subscription,
-        media_type="application/json",
-        headers=relay.run_headers(thread_id, run_id, kind="join"),
+        sub,
+        thread_id,
+        run_id,
         on_disconnect=_cancel_action(services, thread_id, run_id) if cancel_on_disconnect else None,
     )
 

@@ -89,10 +89,6 @@ async def get(pool: Executor, run_id: str, thread_id: str) -> Record | None:
     return await pool.fetchrow(q("run_get"), run_id, thread_id)
 
 
-async def get_any(pool: Executor, run_id: str) -> Record | None:
-    return await pool.fetchrow(q("run_get_any"), run_id)
-
-
 async def list_for_thread(
     pool: Pool, thread_id: str, *, status: str | None, limit: int, offset: int
 ) -> list[Record]:

@@ -40,9 +40,6 @@ RETURNING *
 -- name: run_get
 SELECT * FROM runs WHERE run_id = $1 AND thread_id = $2
 
--- name: run_get_any
-SELECT * FROM runs WHERE run_id = $1
-
 -- name: run_list
 SELECT * FROM runs
 WHERE thread_id = $1 AND ($2::text IS NULL OR status = $2)
