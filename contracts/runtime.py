@@ -12,6 +12,7 @@ that attempt. See docs/runtime-contract.md.
 | STATE_GET_REQUESTED     | StateGetRequest    | STATE                    | JSON (ThreadState) |
 | STATE_HISTORY_REQUESTED | StateHistoryRequest| STATE_HISTORY            | JSON list          |
 | STATE_UPDATE_REQUESTED  | StateUpdateRequest | STATE_UPDATED            | StateUpdateResult  |
+| STORE_REQUESTED         | StoreRequest       | STORE_RESULT             | StoreResult        |
 
 A request the function cannot serve gets the FAILED reply type with a `Failure` payload and an HTTP
 status (400 bad request, 404 unknown graph/checkpoint, 500 otherwise).
@@ -19,7 +20,7 @@ status (400 bad request, 404 unknown graph/checkpoint, 500 otherwise).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,6 +37,8 @@ STATE_HISTORY_REQUESTED = "dev.langopen.state.history.requested.v1"
 STATE_HISTORY = "dev.langopen.state.history.v1"
 STATE_UPDATE_REQUESTED = "dev.langopen.state.update.requested.v1"
 STATE_UPDATED = "dev.langopen.state.updated.v1"
+STORE_REQUESTED = "dev.langopen.store.requested.v1"
+STORE_RESULT = "dev.langopen.store.result.v1"
 FAILED = "dev.langopen.failed.v1"
 
 # CloudEvent extension attributes (lower-case alphanumerics only, per the spec)
@@ -151,6 +154,85 @@ class StateUpdateResult(_Model):
     values: Any = None
     interrupts: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     next: list[str] = Field(default_factory=list)
+
+
+class StorePut(_Model):
+    """Write an item (store.aput). `ttl` in minutes; "default" applies the store's `default_ttl`."""
+
+    op: Literal["put"] = "put"
+    namespace: list[str] = Field(min_length=1)
+    key: str
+    value: dict[str, Any]
+    index: Literal[False] | list[str] | None = None
+    ttl: float | Literal["default"] | None = "default"
+
+
+class StoreGet(_Model):
+    op: Literal["get"] = "get"
+    namespace: list[str]
+    key: str
+    refresh_ttl: bool | None = Field(default=None, description="None: the store's refresh_on_read")
+
+
+class StoreDelete(_Model):
+    op: Literal["delete"] = "delete"
+    namespace: list[str]
+    key: str
+
+
+class StoreSearch(_Model):
+    """Items under a namespace prefix: newest first, or by similarity to `query` when indexed."""
+
+    op: Literal["search"] = "search"
+    namespace_prefix: list[str] = Field(default_factory=list)
+    filter: dict[str, Any] | None = None
+    limit: int = Field(default=10, ge=1)
+    offset: int = Field(default=0, ge=0)
+    query: str | None = None
+    refresh_ttl: bool | None = None
+
+
+class StoreListNamespaces(_Model):
+    op: Literal["list_namespaces"] = "list_namespaces"
+    prefix: list[str] | None = None
+    suffix: list[str] | None = None
+    max_depth: int | None = Field(default=None, ge=1)
+    limit: int = Field(default=100, ge=1)
+    offset: int = Field(default=0, ge=0)
+
+
+StoreOperation = Annotated[
+    StorePut | StoreGet | StoreDelete | StoreSearch | StoreListNamespaces, Field(discriminator="op")
+]
+
+
+class StoreRequest(_Model):
+    """One operation on the deployment's store, executed by the function service (docs/decisions/0005)."""
+
+    operation: StoreOperation
+
+
+class StoreItem(_Model):
+    """An item as the official server answers it; timestamps are ISO 8601 in UTC."""
+
+    namespace: list[str]
+    key: str
+    value: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+class StoreSearchItem(StoreItem):
+    score: float | None = Field(default=None, description="similarity to the query; None without one")
+
+
+class StoreResult(_Model):
+    """`item` answers get (None: no such item), `items` search, `namespaces` list_namespaces."""
+
+    op: Literal["put", "get", "delete", "search", "list_namespaces"]
+    item: StoreItem | None = None
+    items: list[StoreSearchItem] = Field(default_factory=list)
+    namespaces: list[list[str]] = Field(default_factory=list)
 
 
 class Failure(_Model):

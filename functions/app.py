@@ -9,9 +9,12 @@ the Postgres pool and Redis client are open.
 `Failure.error` is the exception type's name, `message` its text (for 500s a fixed message; the
 traceback is only logged).
 
-Lifespan order: import graphs (fail fast on user code) → the loop's CheckpointExecutor
-(docs/decisions/0003) → [LangGraph migrations, only with `migrate`] → Postgres pool (checkpointer
-+ store) → Redis client → control listener. Shutdown closes them in reverse.
+Lifespan order: import graphs (fail fast on user code) → the store's settings (`store` of
+langgraph.json, its embedding function loaded here) → the loop's CheckpointExecutor
+(docs/decisions/0003) → [LangGraph migrations, only with `migrate`; the store's vector tables whenever
+`store.index` is set, docs/decisions/0005] → Postgres pool (checkpointer + store, TTL sweeper) → Redis
+client → control listener → the user's `http.app` lifespan (functions/http_app.py; requests the router
+forwards with its marker header go to that app). Shutdown closes them in reverse.
 """
 
 from __future__ import annotations
@@ -29,18 +32,29 @@ from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from langchain_core.runnables import RunnableConfig
+from langgraph.store.base import BaseStore
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive
 
+from contracts import http_app as http_contract
 from contracts import runtime as rt
-from functions import checkpoints, info, state
+from contracts.app_config import load_app_config
+from functions import checkpoints, http_app, info, state
+from functions import store as store_ops
 from functions.cancel import ControlListener
-from functions.errors import BadRequestError, CheckpointNotFoundError, FunctionError, GraphNotFoundError
+from functions.errors import (
+    BadRequestError,
+    CheckpointNotFoundError,
+    FunctionError,
+    GraphNotFoundError,
+    StoreRequestError,
+)
 from functions.execute import Executor
 from functions.graphs import GraphRegistry, load_graph_values
 from functions.serde import dumps
@@ -53,6 +67,7 @@ _STATUS: list[tuple[type[FunctionError], int]] = [
     (BadRequestError, 400),
     (GraphNotFoundError, 404),
     (CheckpointNotFoundError, 404),
+    (StoreRequestError, 422),
 ]
 
 
@@ -70,6 +85,9 @@ _FORMAT = _RawJSONFormat()
 class Services:
     graphs: GraphRegistry
     executor: Executor
+    store: BaseStore
+    http_app: Starlette | None = None
+    """The user's `http.app`, served to requests the router forwards (functions.http_app)."""
 
 
 @dataclass
@@ -130,12 +148,26 @@ async def _graph_info(services: Services, req: rt.GraphInfoRequest, _: Receive) 
     return Reply(rt.GRAPH_INFO, answer.model_dump_json().encode())
 
 
+async def _store(services: Services, req: rt.StoreRequest, _: Receive) -> Reply:
+    result = await store_ops.execute(services.store, req)
+    return Reply(rt.STORE_RESULT, result.model_dump_json().encode())
+
+
+async def _http_routes(services: Services, _req: http_contract.RoutesRequest, _: Receive) -> Reply:
+    table = http_app.route_table(services.http_app) if services.http_app is not None else None
+    return Reply(
+        http_contract.ROUTES, (table or http_contract.HttpRoutes(routes=[])).model_dump_json().encode()
+    )
+
+
 HANDLERS: dict[str, tuple[type[BaseModel], Handler]] = {
     rt.RUN_REQUESTED: (rt.RunRequest, _run),
     rt.STATE_GET_REQUESTED: (rt.StateGetRequest, _state_get),
     rt.STATE_HISTORY_REQUESTED: (rt.StateHistoryRequest, _state_history),
     rt.STATE_UPDATE_REQUESTED: (rt.StateUpdateRequest, _state_update),
     rt.GRAPH_INFO_REQUESTED: (rt.GraphInfoRequest, _graph_info),
+    rt.STORE_REQUESTED: (rt.StoreRequest, _store),
+    http_contract.ROUTES_REQUESTED: (http_contract.RoutesRequest, _http_routes),
 }
 
 
@@ -200,12 +232,26 @@ def create_app(settings: FunctionSettings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         values = load_graph_values(settings.config_path)
+        app_config = load_app_config(settings.config_path)
+        store_config = app_config.store
+        user_app = (
+            http_app.load_app(app_config.http.app, settings.config_path.resolve().parent)
+            if app_config.http.app
+            else None
+        )
+        options = store_ops.store_options(store_config, settings.config_path.resolve().parent)
         # docs/decisions/0003: checkpoint (de)serialisation runs inline instead of one thread hop each.
         checkpoints.install_executor(asyncio.get_running_loop())
         if settings.migrate:
-            await checkpoints.setup(settings.database_url)
+            await checkpoints.setup(settings.database_url, index=options.index)
+        elif options.index is not None:
+            await checkpoints.setup_index(settings.database_url, options.index)
         async with checkpoints.open_persistence(
-            settings.database_url, max_size=settings.pg_pool_max_size
+            settings.database_url,
+            max_size=settings.pg_pool_max_size,
+            index=options.index,
+            ttl=options.ttl,
+            sweep_interval_minutes=options.sweep_interval_minutes,
         ) as db:
             redis = Redis.from_url(
                 settings.redis_url,
@@ -223,15 +269,18 @@ def create_app(settings: FunctionSettings) -> Starlette:
                     run_timeout_seconds=settings.run_timeout_seconds,
                     stream_linger_seconds=settings.stream_linger_seconds,
                 )
-                app.state.services = Services(graphs=graphs, executor=executor)
-                logger.info("function runtime ready: graphs %s", ", ".join(graphs.graph_ids))
-                yield
+                async with http_app.running(user_app):
+                    app.state.services = Services(
+                        graphs=graphs, executor=executor, store=db.store, http_app=user_app
+                    )
+                    logger.info("function runtime ready: graphs %s", ", ".join(graphs.graph_ids))
+                    yield
             finally:
                 app.state.services = None
                 await control.aclose()
                 await redis.aclose()
 
     routes = [Route("/", receive_event, methods=["POST"]), Route("/healthz", healthz, methods=["GET"])]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(http_app.HttpAppDispatch)])
     app.state.services = None
     return app

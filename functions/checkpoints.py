@@ -1,7 +1,9 @@
 """LangGraph's own Postgres checkpointer and store: opening them, and creating their tables.
 
 `setup()` runs LangGraph's migrations under a Postgres advisory lock, so several replicas (or a
-`langopen migrate` job and a starting function) can run it at once without racing.
+`langopen migrate` job and a starting function) can run it at once without racing. The store's vector
+tables depend on `store.index` of langgraph.json (dims), which only the deployment knows: `setup_index()`
+creates them, and a function whose config has an index runs it at startup (docs/decisions/0005).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any, Literal, TypeVar, cast
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import BasePostgresSaver
+from langgraph.store.base import TTLConfig
 from langgraph.store.postgres.aio import AsyncPostgresStore
+from langgraph.store.postgres.base import PostgresIndexConfig
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -33,21 +37,43 @@ class Persistence:
     store: AsyncPostgresStore
 
 
-async def setup(dsn: str) -> None:
-    """Create or migrate LangGraph's checkpoint and store tables (idempotent, replica-safe)."""
+async def setup(dsn: str, *, index: PostgresIndexConfig | None = None) -> None:
+    """Create or migrate LangGraph's checkpoint and store tables (idempotent, replica-safe); with
+    `index`, also the store's vector tables (needs the pgvector extension)."""
     async with await AsyncConnection.connect(
         dsn, autocommit=True, prepare_threshold=0, row_factory=dict_row
     ) as conn:
         await conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
         try:
             await AsyncPostgresSaver(conn).setup()
-            await AsyncPostgresStore(conn).setup()
+            await AsyncPostgresStore(conn, index=index).setup()
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+
+
+async def setup_index(dsn: str, index: PostgresIndexConfig) -> None:
+    """Create or migrate the store's tables including the vector tables `index` needs."""
+    async with await AsyncConnection.connect(
+        dsn, autocommit=True, prepare_threshold=0, row_factory=dict_row
+    ) as conn:
+        await conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+        try:
+            await AsyncPostgresStore(conn, index=index).setup()
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
 
 
 @asynccontextmanager
-async def open_persistence(dsn: str, *, max_size: int = 20) -> AsyncIterator[Persistence]:
+async def open_persistence(
+    dsn: str,
+    *,
+    max_size: int = 20,
+    index: PostgresIndexConfig | None = None,
+    ttl: TTLConfig | None = None,
+    sweep_interval_minutes: float | None = None,
+) -> AsyncIterator[Persistence]:
+    """The pool, checkpointer and store of one process. The store gets the deployment's `index` and
+    `ttl`; with `sweep_interval_minutes` its TTL sweeper deletes expired items until the block exits."""
     pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
         dsn,
         min_size=1,
@@ -59,9 +85,14 @@ async def open_persistence(dsn: str, *, max_size: int = 20) -> AsyncIterator[Per
     await pool.open(wait=True)
     checkpointer = AsyncPostgresSaver(pool)
     checkpointer.lock = PooledLock()
+    store = AsyncPostgresStore(pool, index=index, ttl=ttl)
     try:
-        yield Persistence(pool=pool, checkpointer=checkpointer, store=AsyncPostgresStore(pool))
+        if sweep_interval_minutes is not None and ttl is not None:
+            # langgraph types the interval `int` but sleeps `float(minutes) * 60`: fractions work.
+            await store.start_ttl_sweeper(cast(int, sweep_interval_minutes))
+        yield Persistence(pool=pool, checkpointer=checkpointer, store=store)
     finally:
+        await store.stop_ttl_sweeper(timeout=POOL_TIMEOUT_SECONDS)
         await pool.close()
 
 

@@ -4,7 +4,9 @@
     ├── BadRequestError           bad_request      → FAILED, HTTP 400 (undecodable event or payload)
     ├── GraphNotFoundError        not_found        → FAILED, HTTP 404 (graph id not in langgraph.json)
     ├── CheckpointNotFoundError   not_found        → FAILED, HTTP 404 (state read/update at a missing checkpoint)
-    └── GraphLoadError            graph_load_error → startup failure, or HTTP 500 for a factory that fails
+    ├── GraphLoadError            graph_load_error → startup failure, or HTTP 500 for a factory that fails
+    ├── StoreConfigError          store_config_error → startup failure (`store` of langgraph.json unusable)
+    └── StoreRequestError         unprocessable    → FAILED, HTTP 422 (a store operation the store refuses)
 
 Run failures are not FunctionErrors: a graph that raises ends its run with status `error`, and
 `run_error()` turns the exception into the `{"error", "message"}` pair the official server puts in
@@ -50,6 +52,18 @@ class GraphLoadError(FunctionError):
     """A graph named in langgraph.json could not be loaded."""
 
     code = "graph_load_error"
+
+
+class StoreConfigError(FunctionError):
+    """The `store` section of langgraph.json cannot be applied."""
+
+    code = "store_config_error"
+
+
+class StoreRequestError(FunctionError):
+    """The store refused the operation (invalid namespace, filter or value)."""
+
+    code = "unprocessable"
 
 
 # Messages of these types reach clients verbatim; any other type's message may carry secrets or

@@ -92,6 +92,28 @@ def _load_value(graph_id: str, spec: str, base: Path) -> Any:
     raise GraphLoadError(f"graphs.{graph_id}: {spec} is {type(value).__name__}, not a graph or graph factory")
 
 
+def load_object(spec: str, base: Path) -> Any:
+    """What a `path/to/file.py:name` or `module:name` spec names; files resolve against `base`.
+
+    Imports like a graph spec (call after `load_graph_values`, which puts the config folder on
+    sys.path). Raises ImportError, FileNotFoundError or AttributeError naming what is missing.
+    """
+    match = GRAPH_SPEC.match(spec)
+    if match is None:
+        raise ImportError(f"expected 'path/to/file.py:name' or 'module:name', got {spec!r}")
+    location, attr = match["path"], match["attr"]
+    if location.endswith(".py") or "/" in location:
+        path = (base / location).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"no file {path}")
+        module = _import_file(path)
+    else:
+        module = importlib.import_module(location)
+    if not hasattr(module, attr):
+        raise AttributeError(f"{location} has no variable {attr!r}")
+    return getattr(module, attr)
+
+
 def load_graph_values(config_path: Path) -> dict[str, Any]:
     """Import every graph of `config_path`: graph id → compiled graph or factory."""
     try:

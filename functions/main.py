@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         http="httptools",
         lifespan="on",
         access_log=False,
+        timeout_keep_alive=int(settings.keep_alive_seconds),
         timeout_graceful_shutdown=30,
     )
 

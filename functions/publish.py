@@ -1,7 +1,9 @@
 """Publishing one run's stream frames to Redis, in order, batched, flushed before the outcome.
 
 Every batch is one EVALSHA of `_PUBLISH_LUA`. Non-resumable runs: each frame is PUBLISHed
-(`contracts.frames.Frame.encode_pubsub`, empty id) on the run's and the thread's stream channel.
+(`contracts.frames.Frame.encode_pubsub`) on the run's channel without an id, and on the thread's
+channel with an id minted in the thread's Redis Stream (XADD + XDEL: the id advances that stream's
+sequence, the frame is not kept) when anybody listens there, since thread streams always carry ids.
 Resumable runs: each frame is also XADDed to the run's and the thread's Redis Stream (fields `e`,
 `d`) and PUBLISHed carrying that stream's entry id, and both TTLs are refreshed — so a live frame
 and its stored copy always agree, ids are real strictly increasing stream ids, and a reader that
@@ -32,23 +34,37 @@ logger = logging.getLogger(__name__)
 MAX_BATCH = 256  # frames per round trip; bounds how long one script blocks Redis
 
 # One script for every batch, so a batch is one command (cheaper in redis-py than a pipeline).
-# KEYS: run stream, thread stream[, cancel key]. ARGV: ttl (0 = not resumable), run channel, thread
-# channel, then event/data pairs. The pub/sub payload is Frame.encode_pubsub(): "<id>\n<event>\n<data>".
-# Returns the cancel key's value when one is given.
+# KEYS: run stream, thread stream[, cancel key]. ARGV: stream TTL, resumable (1/0), run channel,
+# thread channel, then event/data pairs. The pub/sub payload is Frame.encode_pubsub():
+# "<id>\n<event>\n<data>". Returns the cancel key's value when one is given.
 _PUBLISH_LUA = """
-local resumable = tonumber(ARGV[1]) > 0
-for i = 4, #ARGV, 2 do
+local ttl = tonumber(ARGV[1])
+local resumable = ARGV[2] == '1'
+local listened = nil
+local minted = false
+for i = 5, #ARGV, 2 do
   local run_id, thread_id = '', ''
   if resumable then
     run_id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'd', ARGV[i + 1])
     thread_id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[i], 'd', ARGV[i + 1])
+  else
+    if listened == nil then
+      listened = redis.call('PUBSUB', 'NUMSUB', ARGV[4])[2] > 0
+    end
+    if listened then
+      thread_id = redis.call('XADD', KEYS[2], '*', 'e', '', 'd', '')
+      redis.call('XDEL', KEYS[2], thread_id)
+      minted = true
+    end
   end
-  redis.call('PUBLISH', ARGV[2], run_id .. '\\n' .. ARGV[i] .. '\\n' .. ARGV[i + 1])
-  redis.call('PUBLISH', ARGV[3], thread_id .. '\\n' .. ARGV[i] .. '\\n' .. ARGV[i + 1])
+  redis.call('PUBLISH', ARGV[3], run_id .. '\\n' .. ARGV[i] .. '\\n' .. ARGV[i + 1])
+  redis.call('PUBLISH', ARGV[4], thread_id .. '\\n' .. ARGV[i] .. '\\n' .. ARGV[i + 1])
 end
 if resumable then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-  redis.call('EXPIRE', KEYS[2], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ttl)
+end
+if resumable or minted then
+  redis.call('EXPIRE', KEYS[2], ttl)
 end
 if KEYS[3] then
   return redis.call('GET', KEYS[3])
@@ -125,7 +141,7 @@ class StreamPublisher:
                 read_key,
             ]
         )
-        args: list[Any] = [self._ttl if self._resumable else 0, self._run_channel, self._thread_channel]
+        args: list[Any] = [self._ttl, 1 if self._resumable else 0, self._run_channel, self._thread_channel]
         for event, data in frames:
             args += [event, data]
         try:

@@ -70,6 +70,13 @@ class FunctionSettings(BaseSettings):
         gt=0,
         description="Socket connect/read timeout in seconds for Redis commands (not for the subscription).",
     )
+    keep_alive_seconds: float = Field(
+        default=75.0,
+        gt=0,
+        description="Seconds an idle HTTP keep-alive connection from a dispatcher stays open. Default 75: longer "
+        "than the router's own idle limit (15 s), so the router, not this server, ends idle connections and "
+        "never sends a request on one being closed.",
+    )
     migrate: bool = Field(
         default=False,
         description="Create/upgrade LangGraph's tables at startup. Off by default: `langopen migrate` owns "

@@ -4,8 +4,8 @@ router/api/errors.py maps classes to HTTP status codes.
 RouterError
  ├── NotFoundError ── ThreadNotFoundError, RunNotFoundError, AssistantNotFoundError, CheckpointNotFoundError
  ├── ConflictError ── ThreadBusyError, AlreadyExistsError
- ├── InvalidRequestError (400)
- ├── UnprocessableError (422)
+ ├── InvalidRequestError (400) ── UnsupportedMediaTypeError (415)
+ ├── UnprocessableError (422) ── WebhookUrlRefusedError
  └── FunctionError ── FunctionUnavailableError ── FunctionNotReachedError
 """
 
@@ -65,10 +65,22 @@ class InvalidRequestError(RouterError):
     code = "bad_request"
 
 
+class UnsupportedMediaTypeError(InvalidRequestError):
+    """Unsupported content type."""
+
+    code = "unsupported_media_type"
+
+
 class UnprocessableError(RouterError):
     """Unprocessable request."""
 
     code = "unprocessable"
+
+
+class WebhookUrlRefusedError(UnprocessableError):
+    """webhook: the URL is refused by the `webhooks.url` policy of langgraph.json."""
+
+    code = "webhook_refused"
 
 
 class FunctionError(RouterError):

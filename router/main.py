@@ -1,26 +1,40 @@
 """Build the router app. The lifespan opens, in order: Postgres pool, Redis, pub/sub broker, function
-client, system assistants, dispatcher, reaper; and closes them in reverse (dispatcher drains first).
+client, system assistants, dispatcher, reaper, cron scheduler, webhook deliverer; and closes them in
+reverse (the deliverer gives calls in flight their timeout, the dispatcher drains).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from contracts import app_config
 from contracts.queue import Keys
+from router.api import a2a as a2a_api
 from router.api import assistants, errors, runs, stateless, system, thread_stream, threads
+from router.api import crons as crons_api
+from router.api import events as events_api
+from router.api import http_app as http_app_api
+from router.api import mcp as mcp_api
+from router.api import store as store_api
+from router.api.openapi import document as openapi_document
 from router.dispatch.client import FunctionClient
+from router.dispatch.proxy import HttpAppProxy
 from router.dispatch.targets import FunctionTarget
+from router.dispatch.webhooks import WebhookClient
 from router.queue.broker import Broker
 from router.services import assistants as assistants_service
 from router.services.context import Services
 from router.services.dispatcher import Dispatcher
 from router.services.reaper import Reaper
+from router.services.scheduler import Scheduler
+from router.services.webhooks import Deliverer
 from router.settings import RouterSettings
 from router.store import pool as pool_store
 
@@ -31,6 +45,8 @@ REDIS_SOCKET_TIMEOUT_SECONDS = 10.0
 
 def create_app(settings: RouterSettings, *, function_target: FunctionTarget) -> FastAPI:
     config = app_config.load_app_config(settings.config_path)
+    webhook_headers = config.webhooks.resolved_headers(os.environ)  # fails at startup, not per call
+    http_app_proxy = HttpAppProxy(function_target)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,20 +70,37 @@ def create_app(settings: RouterSettings, *, function_target: FunctionTarget) -> 
                 broker=broker,
                 functions=functions,
                 graph_ids=app_config.graph_ids(config),
+                webhooks=config.webhooks,
             )
             await assistants_service.ensure_system_assistants(services)
             dispatcher = Dispatcher(services)
             services.kick_dispatcher = dispatcher.kick
             services.dispatch_here = dispatcher
             reaper = Reaper(services)
+            scheduler = Scheduler(services)
+            services.kick_scheduler = scheduler.kick
+            webhook_client = WebhookClient(
+                config.webhooks.url,
+                headers=webhook_headers,
+                secret=settings.webhook_secret,
+                timeout_seconds=settings.webhook_timeout_seconds,
+            )
+            deliverer = Deliverer(services, webhook_client)
+            services.kick_webhooks = deliverer.kick
             app.state.services = services
             await dispatcher.start()
             await reaper.start()
+            await scheduler.start()
+            await deliverer.start()
             try:
                 yield
             finally:
+                await deliverer.stop()
+                await webhook_client.aclose()
+                await scheduler.stop()
                 await reaper.stop()
-                await dispatcher.stop()
+                await dispatcher.stop(drain_seconds=settings.shutdown_drain_seconds)
+                await http_app_proxy.aclose()
                 await functions.aclose()
                 await broker.close()
                 await redis.aclose()
@@ -76,10 +109,32 @@ def create_app(settings: RouterSettings, *, function_target: FunctionTarget) -> 
         title="LangOpen Agent Server",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # router.api.system serves /docs, listed in the schema
         openapi_url="/openapi.json",
     )
     errors.install(app)
-    for module in (system, assistants, threads, thread_stream, runs, stateless):
-        app.include_router(module.router)
+    for module in (
+        system,
+        assistants,
+        threads,
+        thread_stream,
+        runs,
+        stateless,
+        store_api,
+        crons_api,
+        a2a_api,
+        mcp_api,
+        events_api,
+    ):
+        app.include_router(http_app_api.enabled_routes(module.router, config.http))
+    # The official document for the official operations (router.api.openapi), built below once the
+    # route table is final; set first so that custom routes' schema (http_app) is merged into it.
+    served_openapi: dict[str, Any] = {}
+    app.openapi = lambda: served_openapi  # type: ignore[method-assign]  # FastAPI's documented override
+    http_app_api.install(app, config.http, proxy=http_app_proxy)
+    served_openapi.update(
+        openapi_document.build(
+            app.routes, graph_ids=app_config.graph_ids(config), title=app.title, version=app.version
+        )
+    )
     return app

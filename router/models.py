@@ -74,3 +74,20 @@ def isoformat(value: datetime) -> str:
 
 def is_terminal(status: str) -> bool:
     return status in TERMINAL_RUN_STATUSES
+
+
+class Cron(TypedDict):
+    cron_id: str
+    assistant_id: str
+    thread_id: str | None
+    user_id: str
+    end_time: str | None
+    schedule: str
+    timezone: str | None
+    payload: dict[str, Any]
+    next_run_date: str | None
+    metadata: dict[str, Any]
+    on_run_completed: str | None
+    enabled: bool
+    created_at: str
+    updated_at: str

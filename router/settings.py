@@ -47,6 +47,19 @@ class RouterSettings(BaseSettings):
         gt=0,
         description="A running run's lease; renewed every lease_seconds/3 while in flight.",
     )
+    function_unreachable_give_up_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A run whose function service cannot be connected to for this many seconds (retried "
+        "with backoff meanwhile, its attempt given back each time) ends `error`. Default 300: longer "
+        "than a cold start from zero.",
+    )
+    shutdown_drain_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="On shutdown, seconds the runs this router is executing get to finish before they are "
+        "stopped and handed back to another replica. Default 10.",
+    )
     max_attempts: int = Field(
         default=3, ge=1, description="Attempts per run before it ends `error` (a crash or lost lease counts)."
     )
@@ -65,6 +78,44 @@ class RouterSettings(BaseSettings):
         default=10.0, gt=0, description="Timeout of synchronous function requests (state, schemas, drawing)."
     )
     heartbeat_seconds: float = Field(default=5.0, gt=0, description="SSE heartbeat / wait keep-alive period.")
+    scheduler_batch: int = Field(
+        default=50, ge=1, description="Due cron ticks one scheduler transaction fires at most (default 50)."
+    )
+    scheduler_max_sleep_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest the cron scheduler sleeps without looking at the table (default 60 s): it "
+        "otherwise sleeps until the earliest next_run_date and is woken by this replica's cron writes; "
+        "this bounds how late it notices crons another replica created or left behind.",
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="Key of the `X-LangOpen-Signature: sha256=<hex>` header (HMAC-SHA256 of the raw "
+        "body) on every webhook call. None (default): calls are not signed.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one webhook call, connect to last byte (default 10 s)."
+    )
+    webhook_max_attempts: int = Field(
+        default=6, ge=1, description="Attempts per webhook call before it is recorded `failed` (default 6)."
+    )
+    webhook_backoff_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="Wait after the first failed attempt; doubles per attempt (default 1 s).",
+    )
+    webhook_backoff_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait between two attempts (default 300 s)."
+    )
+    webhook_concurrency: int = Field(
+        default=16, ge=1, description="Webhook calls one router process makes at once (default 16)."
+    )
+    webhook_max_sleep_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest the webhook deliverer sleeps without looking at the outbox (default 60 s); "
+        "it is otherwise woken by this replica's outcomes and by the earliest retry due.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RouterSettings:

@@ -10,7 +10,7 @@ from cli import migrate
 async def test_concurrent_migrations_apply_once(pg_dsn: str) -> None:
     # The template is migrated already; a second and third concurrent run must be no-ops.
     results = await asyncio.gather(migrate.apply_all(pg_dsn), migrate.apply_all(pg_dsn))
-    assert results == [[], []]
+    assert list(results) == [[], []]  # gather returns a list (typeshed: a tuple)
     conn = await asyncpg.connect(pg_dsn)
     try:
         versions = await conn.fetch("SELECT version FROM langopen_migrations ORDER BY version")
@@ -20,5 +20,7 @@ async def test_concurrent_migrations_apply_once(pg_dsn: str) -> None:
         }
     finally:
         await conn.close()
-    assert [r["version"] for r in versions] == [1]
+    assert [r["version"] for r in versions] == [1, 2, 3]
     assert {"assistants", "threads", "runs", "checkpoints", "checkpoint_writes", "store"} <= tables
+    assert {"crons", "webhook_deliveries"} <= tables
+    assert {"event_subscriptions", "event_deliveries"} <= tables

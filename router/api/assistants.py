@@ -9,9 +9,10 @@ from fastapi import APIRouter, Body, Query
 from starlette.responses import Response
 
 from router import errors
-from router.api import responses
+from router.api import deps, responses
 from router.api.deps import ServicesDep, check_uuid
 from router.api.schemas import (
+    VERSION_MAX,
     AssistantCountRequest,
     AssistantCreate,
     AssistantPatch,
@@ -24,7 +25,7 @@ from router.services import assistants as assistants_service
 from router.services import runs as runs_service
 from router.services import threads as threads_service
 
-router = APIRouter(tags=["Assistants"])
+router = APIRouter(tags=["Assistants"], dependencies=[deps.InputChecked])
 
 
 def assistant_id_param(value: str) -> str:
@@ -187,7 +188,7 @@ async def list_assistant_versions(
 async def set_latest_assistant_version(
     services: ServicesDep,
     assistant_id: str,
-    version: Annotated[int | None, Query()] = None,
+    version: Annotated[int | None, Query(ge=1, le=VERSION_MAX)] = None,
     body: Annotated[AssistantVersionChange | None, Body()] = None,
 ) -> Response:
     """The version comes in the body (what the SDK sends) or as `?version=` (what the spec names)."""

@@ -20,10 +20,14 @@ from router import errors
 
 log = logging.getLogger(__name__)
 
+INVALID_JSON = "Invalid JSON in request body"  # the official server's words
+FASTAPI_UNREADABLE_BODY = "There was an error parsing the body"
+
 STATUS_BY_ERROR: dict[type[errors.RouterError], int] = {
     errors.NotFoundError: 404,
     errors.ConflictError: 409,
     errors.InvalidRequestError: 400,
+    errors.UnsupportedMediaTypeError: 415,
     errors.UnprocessableError: 422,
     errors.FunctionUnavailableError: 503,
     errors.FunctionError: 502,
@@ -47,6 +51,8 @@ def describe_validation_error(exc: RequestValidationError) -> str:
     """`field.path: message` for each problem, one per line; body-level paths drop the `body` prefix."""
     lines = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            return INVALID_JSON
         loc = [str(p) for p in err.get("loc", ()) if p != "body"]
         where = ".".join(loc) if loc else "body"
         msg = err.get("msg", "invalid")
@@ -70,6 +76,8 @@ def install(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if (exc.status_code, exc.detail) == (400, FASTAPI_UNREADABLE_BODY):
+            return detail_response(422, INVALID_JSON)  # e.g. not UTF-8; the official server's 422
         return detail_response(exc.status_code, exc.detail, headers=dict(exc.headers or {}))
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any, Literal
@@ -11,7 +12,7 @@ from starlette.responses import Response
 
 from contracts import frames, ids
 from router import errors
-from router.api import responses
+from router.api import deps, responses
 from router.api import stream as relay
 from router.api.deps import ServicesDep, check_uuid
 from router.models import is_terminal
@@ -22,7 +23,7 @@ from router.services import runs as runs_service
 from router.services.context import Services
 from router.store import runs as runs_store
 
-router = APIRouter(tags=["Thread Runs"])
+router = APIRouter(tags=["Thread Runs"], dependencies=[deps.InputChecked])
 
 INVALID_LAST_EVENT_ID = "Invalid last-event-id: must be a valid Redis stream ID"
 
@@ -55,19 +56,31 @@ def _output_fetch(services: Services, thread_id: str, run_id: str) -> Any:
     return fetch
 
 
-async def _create_subscribed(
-    services: Services, body: Any, thread_id: str | None
+async def create_subscribed(
+    services: Services,
+    body: Any,
+    thread_id: str | None,
+    *,
+    run_id: str | None = None,
+    local: bool = False,
 ) -> tuple[runs_service.CreatedRun, AbstractAsyncContextManager[Subscription], Subscription]:
-    """Subscribe to a new run's channel, then create the run: no frame can be missed."""
-    run_id = str(ids.uuid7())
-    subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id))
-    sub = await subscription.__aenter__()
+    """Subscribe to a new run's channel while creating the run; the run commits only once the
+    subscription is confirmed, so no frame can be missed. The caller closes the subscription
+    (`relay.streaming` does, for a response body). `local`: see Broker.deliver_local."""
+    run_id = run_id or str(ids.uuid7())
+    subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id), local=local)
+    entered = asyncio.ensure_future(subscription.__aenter__())
     try:
-        created = await runs_service.create(services, body, thread_id=thread_id, run_id=run_id)
+        created = await runs_service.create(
+            services, body, thread_id=thread_id, run_id=run_id, subscribed=entered
+        )
     except BaseException:
-        await subscription.__aexit__(None, None, None)
+        entered.cancel()
+        await asyncio.wait({entered})
+        if not entered.cancelled() and entered.exception() is None:
+            await subscription.__aexit__(None, None, None)
         raise
-    return created, subscription, sub
+    return created, subscription, entered.result()
 
 
 def _disconnect_action(services: Services, created: runs_service.CreatedRun) -> Any:
@@ -78,7 +91,7 @@ def _disconnect_action(services: Services, created: runs_service.CreatedRun) -> 
 
 async def stream_new_run(services: Services, body: Any, thread_id: str | None) -> Response:
     """Create a run and stream it (shared with stateless runs)."""
-    created, subscription, sub = await _create_subscribed(services, body, thread_id)
+    created, subscription, sub = await create_subscribed(services, body, thread_id)
     tid, run_id = created.run["thread_id"], created.run["run_id"]
     body_iter = relay.sse_frames(
         sub,
@@ -124,7 +137,7 @@ def _wait_response(
 
 async def wait_new_run(services: Services, body: Any, thread_id: str | None) -> Response:
     """Create a run and answer with its output once it ends (shared with stateless runs)."""
-    created, subscription, sub = await _create_subscribed(services, body, thread_id)
+    created, subscription, sub = await create_subscribed(services, body, thread_id, local=True)
     tid, run_id = created.run["thread_id"], created.run["run_id"]
     return _wait_response(
         services, subscription, sub, tid, run_id, on_disconnect=_disconnect_action(services, created)
@@ -183,7 +196,7 @@ async def join_run(
     thread_id: str, run_id: str, services: ServicesDep, cancel_on_disconnect: bool = False
 ) -> Response:
     thread_id, run_id = check_uuid(thread_id, "thread"), check_uuid(run_id, "run")
-    subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id))
+    subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id), local=True)
     sub = await subscription.__aenter__()
     try:
         run = await runs_service.get(services, thread_id, run_id)

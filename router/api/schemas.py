@@ -14,6 +14,7 @@ IfExists = Literal["raise", "do_nothing"]
 SortOrder = Literal["asc", "desc"]
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 TtlStrategy = Literal["delete", "keep_latest"]
+VERSION_MAX = 2**31 - 1  # assistant versions are PostgreSQL `integer`s
 
 
 class _Body(BaseModel):
@@ -77,7 +78,7 @@ class AssistantVersionsSearchRequest(_Body):
 
 
 class AssistantVersionChange(_Body):
-    version: int | None = None
+    version: int | None = Field(default=None, ge=1, le=VERSION_MAX)
 
 
 class ThreadTtl(_Body):

@@ -6,17 +6,17 @@ from fastapi import APIRouter
 from pydantic import RootModel
 from starlette.responses import Response
 
-from router.api import responses
+from router.api import deps, responses
 from router.api import stream as relay
 from router.api.deps import ServicesDep
 from router.api.runs import stream_new_run, wait_new_run
-from router.requests import RunCreate
+from router.requests import RunBatchItem, RunCreate
 from router.services import runs as runs_service
 
-router = APIRouter(tags=["Stateless Runs"])
+router = APIRouter(tags=["Stateless Runs"], dependencies=[deps.InputChecked])
 
 
-class RunBatch(RootModel[list[RunCreate]]):
+class RunBatch(RootModel[list[RunBatchItem]]):
     pass
 
 

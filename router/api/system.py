@@ -1,11 +1,12 @@
-"""System endpoints: health (`/ok`, `/`), `/info`, and Prometheus `/metrics`."""
+"""System endpoints: health (`/ok`, `/`), `/info`, `/metrics` (Prometheus text or JSON) and `/docs`."""
 
 from __future__ import annotations
 
 from importlib import metadata
 
 from fastapi import APIRouter
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.openapi.docs import get_swagger_ui_html
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.responses import Response
 
 from router import errors
@@ -53,6 +54,19 @@ async def info() -> Response:
 
 @router.get("/metrics")
 async def metrics(format: str = "prometheus") -> Response:
-    if format not in ("prometheus", "json"):
-        raise errors.UnprocessableError("format: must be 'prometheus' or 'json'")
+    """Any `format` other than `json` is Prometheus text, as on the official server (it falls back
+    rather than refusing; its document lists only 200)."""
+    if format == "json":
+        # {sample name: [{"labels": {...}, "value": float}, ...]}, the samples of the text format
+        samples: dict[str, list[dict[str, object]]] = {}
+        for family in REGISTRY.collect():
+            for sample in family.samples:
+                samples.setdefault(sample.name, []).append({"labels": sample.labels, "value": sample.value})
+        return responses.json(samples)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/docs")
+async def docs() -> Response:
+    """Swagger UI for `/openapi.json` (listed in the schema, as upstream lists it)."""
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="LangOpen Agent Server")

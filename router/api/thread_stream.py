@@ -16,12 +16,13 @@ from starlette.responses import Response
 
 from contracts import frames
 from router import errors
+from router.api import deps
 from router.api import stream as relay
 from router.api.deps import ServicesDep, check_uuid
 from router.queue import signals
 from router.store import runs as runs_store
 
-router = APIRouter(tags=["Threads"])
+router = APIRouter(tags=["Threads"], dependencies=[deps.InputChecked])
 
 THREAD_STREAM_MODES = frozenset({"run_modes", "lifecycle", "state_update"})
 STREAM_ID = re.compile(r"^\d+(-(\d+|\*))?$")

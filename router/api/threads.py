@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Header, Query
 from starlette.responses import Response
 
 from router import errors
-from router.api import responses
+from router.api import deps, responses
 from router.api.deps import ServicesDep, check_uuid
 from router.api.schemas import (
     CheckpointConfig,
@@ -29,7 +29,7 @@ from router.api.schemas import (
 )
 from router.services import threads as threads_service
 
-router = APIRouter(tags=["Threads"])
+router = APIRouter(tags=["Threads"], dependencies=[deps.InputChecked])
 
 
 def thread_id_param(value: str) -> str:

@@ -1,15 +1,23 @@
 """Send CloudEvents to the function service and read the CloudEvent it answers with.
 
 Run requests stay open for the whole run (no read timeout: the lease, not the socket, bounds a run);
-synchronous requests (state, schemas, drawing) get `function_timeout_seconds`. Transport failures
-become FunctionUnavailableError; a FAILED reply becomes the router error matching its HTTP status.
+synchronous requests (state, schemas, drawing) get `function_timeout_seconds`. A failure to connect
+becomes FunctionNotReachedError (nothing ran), any other transport failure FunctionUnavailableError;
+a FAILED reply becomes the router error matching its HTTP status.
+
+The HTTP client is aiohttp: per request it costs a fraction of httpx's CPU, whose pool scans every
+idle connection for each request. Idle keep-alive connections are dropped after
+`IDLE_KEEPALIVE_SECONDS`, well inside the function service's own keep-alive timeout
+(functions.settings `keep_alive_seconds`), so a request is never sent on a connection the server is
+closing at that moment; a connection the server closed earlier is gone from the pool already (the
+event loop sees its end).
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-import httpx
+import aiohttp
 import orjson
 from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.v1.event import CloudEvent
@@ -22,6 +30,7 @@ from router.dispatch.targets import FunctionTarget
 M = TypeVar("M", bound=BaseModel)
 
 CONNECT_TIMEOUT_SECONDS = 5.0
+IDLE_KEEPALIVE_SECONDS = 15.0
 _ERROR_BY_STATUS: dict[int, type[errors.RouterError]] = {
     400: errors.InvalidRequestError,
     404: errors.NotFoundError,
@@ -48,13 +57,23 @@ class FunctionClient:
     def __init__(self, target: FunctionTarget, *, sync_timeout_seconds: float) -> None:
         self._target = target
         self._sync_timeout = sync_timeout_seconds
-        self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT_SECONDS),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        # Created on first use: a ClientSession belongs to the running loop.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=0, keepalive_timeout=IDLE_KEEPALIVE_SECONDS, enable_cleanup_closed=False
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",)
+            )
+        return self._session
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def run(self, req: runtime.RunRequest, *, traceparent: str | None = None) -> runtime.RunOutcome:
         ext = {runtime.EXT_RUN_ID: req.run_id, runtime.EXT_ATTEMPT: str(req.attempt)}
@@ -86,30 +105,32 @@ class FunctionClient:
     ) -> bytes:
         headers = _headers(event_type, ext)
         content = payload.model_dump_json().encode()
+        timeout = aiohttp.ClientTimeout(total=deadline_seconds, sock_connect=CONNECT_TIMEOUT_SECONDS)
         try:
-            async with self._target.use() as url:
-                response = await self._http.post(
-                    url + "/",
-                    content=content,
-                    headers=headers,
-                    timeout=httpx.Timeout(deadline_seconds, connect=CONNECT_TIMEOUT_SECONDS),
-                )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            async with (
+                self._target.use() as url,
+                self._http().post(url + "/", data=content, headers=headers, timeout=timeout) as response,
+            ):
+                body = await response.read()
+                status = response.status
+                ce_type = response.headers.get("ce-type")
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             raise errors.FunctionNotReachedError(
                 f"function service unreachable (no connection): {exc!r}"
             ) from exc
-        except httpx.TransportError as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise errors.FunctionUnavailableError(f"function service unreachable: {exc!r}") from exc
-        if response.headers.get("ce-type") == runtime.FAILED or response.status_code >= 400:
-            raise _failure(response)
-        return response.content
+        if ce_type == runtime.FAILED or status >= 400:
+            raise _failure(status, body)
+        return body
 
 
-def _failure(response: httpx.Response) -> errors.RouterError:
+def _failure(status: int, body: bytes) -> errors.RouterError:
     try:
-        failure = runtime.Failure.model_validate_json(response.content)
+        failure = runtime.Failure.model_validate_json(body)
         message = failure.message
     except ValueError:
-        message = f"function service answered {response.status_code}: {response.text[:200]}"
-    cls = _ERROR_BY_STATUS.get(response.status_code, errors.FunctionError)
+        text = body[:200].decode(errors="replace")
+        message = f"function service answered {status}: {text}"
+    cls = _ERROR_BY_STATUS.get(status, errors.FunctionError)
     return cls(message)

@@ -3,6 +3,11 @@
 `subscribe(channel)` returns only after Redis confirmed the subscription, so a caller that subscribes
 and then reads history (a Redis Stream, a database row) cannot miss a message published in between.
 Messages fan out to local asyncio queues; a slow consumer only grows its own queue.
+
+`deliver_local` hands a message to this process's subscribers that asked for it (`local=True`) without
+the Redis round trip, ahead of the same message arriving from Redis. Only subscribers that act on a
+single message and ignore a repeat of it may ask (a waiter for a run's done frame); a stream relay
+must not, since a local message may overtake frames still on their way from Redis.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ RECONNECT_DELAY_SECONDS = 0.2
 class Subscription:
     """Messages of the channels one consumer subscribed to, in arrival order."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, local: bool = False) -> None:
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.local = local
 
     async def get(self) -> bytes:
         return await self.queue.get()
@@ -66,8 +72,8 @@ class Broker:
             self._confirm[channel].remove(fut)
 
     @asynccontextmanager
-    async def subscribe(self, *channels: str) -> AsyncIterator[Subscription]:
-        sub = Subscription()
+    async def subscribe(self, *channels: str, local: bool = False) -> AsyncIterator[Subscription]:
+        sub = Subscription(local=local)
         keys = [c.encode() for c in channels]
         new: list[bytes] = []
         pending: list[asyncio.Future[None]] = []
@@ -97,6 +103,11 @@ class Broker:
             if gone:
                 with suppress(RedisConnectionError, RedisTimeoutError):
                     await self._pubsub.unsubscribe(*gone)
+
+    def deliver_local(self, channel: str, data: bytes) -> None:
+        for sub in self._subs.get(channel.encode(), ()):
+            if sub.local:
+                sub.queue.put_nowait(data)
 
     def _deliver(self, message: dict[str, Any]) -> None:
         kind = message["type"]

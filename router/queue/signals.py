@@ -64,6 +64,29 @@ async def send_cancel(redis: Redis, keys: Keys, run_id: str, action: str) -> Non
         await pipe.execute()
 
 
+# KEYS: run stream, thread stream. ARGV: stream TTL, resumable (1/0), run channel, thread channel,
+# run event, run data, thread event, thread data. One command whichever path: resumable runs keep
+# both frames in their streams; otherwise the thread frame still gets an id in the thread stream's
+# sequence (XADD + XDEL) when anybody listens, as thread streams always carry ids.
+_PUBLISH_DONE_LUA = """
+local ttl = tonumber(ARGV[1])
+local run_id, thread_id = '', ''
+if ARGV[2] == '1' then
+  run_id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[5], 'd', ARGV[6])
+  thread_id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[7], 'd', ARGV[8])
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+elseif redis.call('PUBSUB', 'NUMSUB', ARGV[4])[2] > 0 then
+  thread_id = redis.call('XADD', KEYS[2], '*', 'e', '', 'd', '')
+  redis.call('XDEL', KEYS[2], thread_id)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+redis.call('PUBLISH', ARGV[3], run_id .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[6])
+redis.call('PUBLISH', ARGV[4], thread_id .. '\\n' .. ARGV[7] .. '\\n' .. ARGV[8])
+return 1
+"""
+
+
 async def publish_done(
     redis: Redis,
     keys: Keys,
@@ -76,23 +99,22 @@ async def publish_done(
     ttl_seconds: int,
 ) -> None:
     """End a run's streams: the internal done frame on the run channel (and its replay log),
-    and `metadata {"status": "run_done"}` on the thread channel."""
-    run_frame = Frame(frames.DONE_EVENT, data)
-    thread_frame = Frame(frames.METADATA_EVENT, thread_data)
-    if resumable:
-        run_id_ = await redis.xadd(keys.run_events(run_id), {"e": run_frame.event, "d": data})
-        thread_id_ = await redis.xadd(
-            keys.thread_events(thread_id), {"e": thread_frame.event, "d": thread_data}
-        )
-        run_frame = Frame(run_frame.event, data, _text(run_id_))
-        thread_frame = Frame(thread_frame.event, thread_data, _text(thread_id_))
-    async with redis.pipeline(transaction=False) as pipe:
-        if resumable:
-            pipe.expire(keys.run_events(run_id), ttl_seconds)
-            pipe.expire(keys.thread_events(thread_id), ttl_seconds)
-        pipe.publish(keys.run_stream_channel(run_id), run_frame.encode_pubsub())
-        pipe.publish(keys.thread_stream_channel(thread_id), thread_frame.encode_pubsub())
-        await pipe.execute()
+    and `metadata {"status": "run_done"}` on the thread channel. The framing is
+    Frame.encode_pubsub's, built in the script."""
+    # register_script only hashes the source; the call is EVALSHA, reloading the script if Redis lost it.
+    await redis.register_script(_PUBLISH_DONE_LUA)(
+        keys=[keys.run_events(run_id), keys.thread_events(thread_id)],
+        args=[
+            ttl_seconds,
+            1 if resumable else 0,
+            keys.run_stream_channel(run_id),
+            keys.thread_stream_channel(thread_id),
+            frames.DONE_EVENT,
+            data,
+            frames.METADATA_EVENT,
+            thread_data,
+        ],
+    )
 
 
 async def replay(redis: Redis, key: str, after: str) -> list[Frame]:

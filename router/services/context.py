@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from contracts.app_config import WebhooksConfig
 from contracts.queue import Keys
 from router.dispatch.client import FunctionClient
 from router.queue.broker import Broker
@@ -45,3 +46,9 @@ class Services:
     dispatch_here: DispatchHere | None = None
     """The local dispatcher's fast path for runs that can start at once (None: always go through
     the queue)."""
+    webhooks: WebhooksConfig = field(default_factory=WebhooksConfig)
+    """`webhooks` of langgraph.json: the URL policy runs and crons are checked against."""
+    kick_scheduler: Callable[[], None] = field(default=lambda: None)
+    """Wake this replica's cron scheduler (a cron was created or changed)."""
+    kick_webhooks: Callable[[], None] = field(default=lambda: None)
+    """Wake this replica's webhook deliverer (an outbox row was committed)."""

@@ -8,7 +8,14 @@ to someone else) aborts the call, which tells the function to stop that attempt.
 A function service that cannot be reached at all (nothing listens yet: a pod starting, a process
 restarting) has run nothing, so that costs the run no attempt: it goes back to pending and is
 dispatched again after a growing delay, the way Knative's activator holds requests while it scales.
-A call that reached the function and then broke (the function died) is a used attempt.
+A call that reached the function and then broke (the function died) is a used attempt. A run whose
+function stays unreachable for `function_unreachable_give_up_seconds` ends `error` (counted per
+router process, from the first failed connection it saw for that run).
+
+Shutdown (`stop`): no more claims; runs in flight get `drain_seconds` to finish; the rest are
+stopped (dropping the connection stops the attempt in the function) and handed back at once, pending
+again after `HAND_BACK_DELAY_SECONDS` for another replica, their attempt counted as used so the next
+one resumes from the last checkpoint, instead of waiting for their lease to expire.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import time
 import uuid
 from contextlib import suppress
 from typing import Any
+
+from redis.exceptions import RedisError
 
 from contracts import runtime
 from router import errors, metrics
@@ -35,6 +44,7 @@ WAKE_BLOCK_SECONDS = 5.0
 UNREACHABLE_FIRST_DELAY_SECONDS = 0.2  # then doubled per consecutive failure to connect...
 UNREACHABLE_MAX_DELAY_SECONDS = 5.0  # ...up to this
 UNREACHABLE_TRACKED_MAX = 10_000  # bound on remembered failure counts (forgotten counts restart at 0)
+HAND_BACK_DELAY_SECONDS = 1.0  # time for a function to stop an attempt whose dispatcher went away
 
 
 def build_request(services: Services, row: runs_store.Record) -> runtime.RunRequest:
@@ -71,9 +81,10 @@ class Dispatcher:
         self._wanted = asyncio.Event()
         self._next_at: float | None = None  # epoch seconds when the earliest delayed run is due
         self._slots = asyncio.Semaphore(services.settings.dispatch_concurrency)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[asyncio.Task[None], runs_store.Record] = {}  # in flight → its run
         self._loops: list[asyncio.Task[None]] = []
-        self._unreachable: dict[str, int] = {}  # run id → consecutive failures to connect
+        # run id → (consecutive failures to connect, monotonic time of the first)
+        self._unreachable: dict[str, tuple[int, float]] = {}
 
     def kick(self, at: float | None = None) -> None:
         """Look for runnable runs now; `at` (epoch seconds) also arms the timer for a run due later."""
@@ -99,8 +110,11 @@ class Dispatcher:
 
     def _spawn(self, row: runs_store.Record) -> None:
         task = asyncio.create_task(self._execute(row), name=f"run-{row['run_id']}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[task] = row
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
 
     async def start(self) -> None:
         self._loops = [
@@ -109,14 +123,42 @@ class Dispatcher:
         ]
         self.kick()
 
-    async def stop(self) -> None:
+    async def stop(self, *, drain_seconds: float = 0.0) -> None:
+        """Stop claiming; give runs in flight `drain_seconds`, then hand the rest back."""
         for task in self._loops:
             task.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in [*self._loops, *self._tasks]:
+        for task in self._loops:
             with suppress(asyncio.CancelledError):
                 await task
+        if self._tasks and drain_seconds > 0:
+            await asyncio.wait(set(self._tasks), timeout=drain_seconds)
+        left = dict(self._tasks)
+        for task in left:
+            task.cancel()
+        for task in left:
+            with suppress(asyncio.CancelledError):
+                await task
+        handed_back = 0
+        for row in left.values():
+            try:
+                handed_back += await self._hand_back(row)
+            except (OSError, StoreError):
+                log.exception("could not hand back run %s; its lease will expire", row["run_id"])
+        if handed_back:
+            with suppress(OSError, RedisError):
+                await signals.wake(self._s.redis, self._s.keys, time.time() + HAND_BACK_DELAY_SECONDS)
+
+    async def _hand_back(self, row: runs_store.Record) -> bool:
+        run_id, attempt = str(row["run_id"]), row["attempt"]
+        if attempt >= self._s.settings.max_attempts:
+            reason = f"the router stopped during attempt {attempt} of {self._s.settings.max_attempts}"
+            await outcomes.give_up(self._s, row, reason)
+            return False
+        if not await runs_store.requeue(self._s.pool, run_id, attempt, HAND_BACK_DELAY_SECONDS):
+            return False
+        log.warning("run %s attempt %s stopped by shutdown; handed back", run_id, attempt)
+        metrics.RUN_ATTEMPTS_RETRIED.labels("router_shutdown").inc()
+        return True
 
     async def _wake_loop(self) -> None:
         while True:
@@ -256,12 +298,19 @@ class Dispatcher:
                 return True
 
     async def _release(self, row: runs_store.Record, exc: errors.FunctionError) -> None:
-        """The function service was not reachable: pending again, later, with the attempt given back."""
+        """The function service was not reachable: pending again, later, with the attempt given back;
+        `error` once it has been unreachable for `function_unreachable_give_up_seconds`."""
         run_id = str(row["run_id"])
-        failures = self._unreachable.pop(run_id, 0)
+        now = time.monotonic()
+        failures, since = self._unreachable.pop(run_id, (0, now))
+        give_up_after = self._s.settings.function_unreachable_give_up_seconds
+        if now - since >= give_up_after:
+            reason = f"function service unreachable for {give_up_after:g} s ({exc.message})"
+            await outcomes.give_up(self._s, row, reason)
+            return
         if len(self._unreachable) >= UNREACHABLE_TRACKED_MAX:
             self._unreachable.clear()
-        self._unreachable[run_id] = failures + 1
+        self._unreachable[run_id] = (failures + 1, since)
         delay = min(UNREACHABLE_MAX_DELAY_SECONDS, UNREACHABLE_FIRST_DELAY_SECONDS * 2 ** min(failures, 16))
         log.warning(
             "run %s: function service unreachable (%s); dispatching it again in %.1fs",

@@ -1,6 +1,6 @@
 """Recording how a run ended: the run row, the thread row (status, values, interrupts, error),
-rollback's deletions, stateless clean-up, then the done frames that end every open stream and wake
-every waiter. Only the current attempt can record an outcome (fenced in SQL).
+rollback's deletions, stateless clean-up, the webhook outbox row, then the done frames that end
+every open stream and wake every waiter. Only the current attempt can record an outcome (fenced in SQL).
 """
 
 from __future__ import annotations
@@ -9,10 +9,13 @@ from typing import Any
 
 import orjson
 
+from contracts import frames
+from contracts.frames import Frame
 from contracts.runtime import RunError, RunOutcome
 from router import metrics
 from router.models import Run
 from router.queue import signals
+from router.services import webhooks
 from router.services.context import Services
 from router.store import runs as runs_store
 from router.store.pool import Connection
@@ -97,8 +100,15 @@ async def record(services: Services, row: runs_store.Record, outcome: RunOutcome
             )
         if finished is None:
             return None
+        # the webhook outbox row commits with the outcome (one INSERT, only when the run has one)
+        owes_webhook = await webhooks.enqueue(conn, finished, outcome)
     await publish_done(services, finished, output)
-    services.kick_dispatcher()
+    if owes_webhook:
+        services.kick_webhooks()
+    if finished.get("thread_has_pending", True):
+        # A run queued behind this one can start now. Freed dispatch slots need no kick: the claim
+        # loop waits on the slot semaphore.
+        services.kick_dispatcher()
     metrics.RUNS_FINISHED.labels(finished["graph_id"], outcome.status).inc()
     return runs_store.to_run(finished)
 
@@ -167,12 +177,17 @@ async def give_up(services: Services, row: runs_store.Record, reason: str) -> Ru
 async def publish_done(services: Services, run: runs_store.Record, output: Any) -> None:
     run_id, thread_id = str(run["run_id"]), str(run["thread_id"])
     status = "interrupted" if run["status"] == "pending" else run["status"]
+    data = orjson.dumps({"status": status, "output": output})
+    # Waiters in this process answer now; everyone else hears it through Redis.
+    services.broker.deliver_local(
+        services.keys.run_stream_channel(run_id), Frame(frames.DONE_EVENT, data).encode_pubsub()
+    )
     await signals.publish_done(
         services.redis,
         services.keys,
         run_id=run_id,
         thread_id=thread_id,
-        data=orjson.dumps({"status": status, "output": output}),
+        data=data,
         thread_data=orjson.dumps({"status": "run_done", "run_id": run_id}),
         resumable=bool(run["kwargs"].get("resumable")),
         ttl_seconds=services.settings.resumable_stream_ttl_seconds,

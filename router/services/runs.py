@@ -8,8 +8,10 @@ cancel signals for runs the strategy interrupts go out only once the run row exi
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +22,14 @@ from router.queue import signals
 from router.requests import RunCreate, RunCreateStateful, RunsCancel
 from router.services import assistants as assistants_service
 from router.services import outcomes
+from router.services import webhooks as webhooks_service
 from router.services.context import Services
 from router.store import runs as runs_store
 from router.store.pool import Connection
 
 THREAD_OR_ASSISTANT_NOT_FOUND = "Thread or assistant not found."
 LANGGRAPH_HOST = "self-hosted"
+SUBSCRIBE_TIMEOUT_SECONDS = 10.0  # a caller's Redis subscription, awaited while the thread is locked
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ def _run_kwargs(
         "stream_mode": body.stream_modes(),
         "interrupt_before": body.interrupt_before,
         "interrupt_after": body.interrupt_after,
-        "webhook": None,
+        "webhook": body.webhook,
         "feedback_keys": None,
         "temporary": temporary,
         "subgraphs": body.stream_subgraphs,
@@ -155,12 +159,22 @@ async def _insert_locked(
 
 
 async def create(
-    services: Services, body: RunCreate, *, thread_id: str | None, run_id: str | None = None
+    services: Services,
+    body: RunCreate,
+    *,
+    thread_id: str | None,
+    run_id: str | None = None,
+    subscribed: Awaitable[Any] | None = None,
 ) -> CreatedRun:
-    """Create a run on `thread_id` (None: a stateless run on a new temporary thread)."""
+    """Create a run on `thread_id` (None: a stateless run on a new temporary thread).
+
+    `subscribed` (the caller's subscription to the run's channel) is awaited before the run commits,
+    so it overlaps the creation's round trips and still precedes any frame of the run."""
     stateless = thread_id is None
     if stateless and body.command is not None and body.command.resume is not None:
         raise errors.InvalidRequestError("You must provide a thread_id when resuming.")
+    if body.webhook is not None:
+        webhooks_service.check_url(services, body.webhook)
     try:
         assistant = await assistants_service.resolve(services, body.assistant_id)
     except errors.AssistantNotFoundError as exc:
@@ -194,6 +208,8 @@ async def create(
             immediate = row["status"] == "running"
             if inflight and strategy in ("interrupt", "rollback"):
                 to_cancel = [(inflight_id, strategy) for inflight_id in inflight]
+            if subscribed is not None:
+                await asyncio.wait_for(subscribed, SUBSCRIBE_TIMEOUT_SECONDS)
     except BaseException:
         if reserved and here is not None:
             here.release()
@@ -202,6 +218,7 @@ async def create(
         await cancel_one(services, thread_id, cancel_id, action=action)
     if immediate and here is not None:
         here.start_run(row)
+        await asyncio.sleep(0)  # the dispatch task starts building its request before our response
     else:
         if reserved and here is not None:
             here.release()
@@ -212,6 +229,58 @@ async def create(
     run = runs_store.to_run(row)
     run["status"] = "pending"  # the run as created; a started one reports `running` from here on
     return CreatedRun(run=run, resumable=body.stream_resumable, on_disconnect=body.on_disconnect)
+
+
+@dataclass(frozen=True)
+class LockedRun:
+    """A run created inside a caller's transaction, to `announce` once that transaction commits."""
+
+    run: Run
+    graph_id: str
+    to_cancel: list[tuple[str, str]]
+
+
+async def create_locked(
+    services: Services, conn: Connection, body: RunCreate, *, thread_id: str | None
+) -> LockedRun:
+    """Create a run inside the caller's open transaction on `conn` (a cron tick: the run and the
+    cron's next date commit together), in a savepoint so a refused run leaves the caller's work
+    intact. Unlike `create` it takes no dispatch fast path and signals nothing: call `announce`
+    after the commit."""
+    stateless = thread_id is None
+    try:
+        assistant = await assistants_service.resolve(services, body.assistant_id)
+    except errors.AssistantNotFoundError as exc:
+        raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND) from exc
+    strategy = body.multitask_strategy if isinstance(body, RunCreateStateful) else "enqueue"
+    async with conn.transaction():
+        row, inflight = await _insert_locked(
+            services,
+            conn,
+            body,
+            assistant,
+            thread_id=thread_id or str(ids.uuid7()),
+            run_id=str(ids.uuid7()),
+            strategy=strategy,
+            if_not_exists="create" if stateless else "reject",
+            on_completion=body.on_completion or ("delete" if stateless else "keep"),
+            stateless=stateless,
+            claimed_by=None,
+        )
+    to_cancel: list[tuple[str, str]] = (
+        [(i, strategy) for i in inflight] if strategy in ("interrupt", "rollback") else []
+    )
+    return LockedRun(run=runs_store.to_run(row), graph_id=assistant["graph_id"], to_cancel=to_cancel)
+
+
+async def announce(services: Services, created: LockedRun) -> None:
+    """After `create_locked`'s transaction committed: cancel what the strategy interrupts, wake
+    the dispatchers."""
+    for cancel_id, action in created.to_cancel:
+        await cancel_one(services, created.run["thread_id"], cancel_id, action=action)
+    services.kick_dispatcher()
+    await signals.wake(services.redis, services.keys)
+    metrics.RUNS_CREATED.labels(created.graph_id).inc()
 
 
 async def get(services: Services, thread_id: str, run_id: str) -> Run:

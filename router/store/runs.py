@@ -162,8 +162,9 @@ async def finish_and_settle(
     )
 
 
-async def requeue(pool: Executor, run_id: str, attempt: int) -> bool:
-    return await pool.fetchval(q("run_requeue"), run_id, attempt) is not None
+async def requeue(pool: Executor, run_id: str, attempt: int, delay_seconds: float = 0.0) -> bool:
+    """Pending again (after the delay) for a new attempt; False if the attempt is no longer current."""
+    return await pool.fetchval(q("run_requeue"), run_id, attempt, delay_seconds) is not None
 
 
 async def release(pool: Executor, run_id: str, attempt: int, delay_seconds: float) -> bool:

@@ -16,8 +16,8 @@ from tests.conftest import REDIS_URL, _admin, _dsn_for, _migrate
 from tests.e2e.stack import Stack
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack with its own database and Redis prefix, for a fixture of any scope."""
     name = f"t_e2e_{uuid.uuid4().hex[:10]}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     asyncio.run(_migrate(_dsn_for(name)))
@@ -37,6 +37,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    yield from own_stack(tmp_path_factory)
+
+
 @pytest.fixture
 async def client(stack: Stack) -> AsyncIterator[LangGraphClient]:
     c = get_client(url=stack.url, api_key=None)
@@ -44,3 +49,11 @@ async def client(stack: Stack) -> AsyncIterator[LangGraphClient]:
         yield c
     finally:
         await c.http.client.aclose()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The properties tests record under `schemathesis_*` (the generated-request count), one a line."""
+    for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed"):
+        for name, value in report.user_properties:
+            if name.startswith("schemathesis_"):
+                terminalreporter.write_line(f"{report.nodeid}: {name} = {value}")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -108,6 +108,25 @@ class EventReader:
 async def read_events(response: httpx.Response, limit: int | None = None) -> list[Event]:
     """Read events (heartbeats skipped) until the stream ends or `limit` events were read."""
     return await EventReader(response).take(limit)
+
+
+def wire(value: Mapping[str, Any]) -> dict[str, Any]:
+    """`value` typed as the plain JSON object it is on the wire (a cast: no copy, no check).
+
+    For what goes to and comes from `langgraph-sdk`, whose types are narrower than the protocol: its
+    TypedDicts omit keys the server sends (`Run.kwargs`, `Thread.error`, `Thread.config`; `crons.create`
+    is typed as returning a `Run`) and type timestamps as `datetime` where JSON has strings; and its
+    `input`/`context` type (`_JSONMap`) puts invariant `list[...]` in a union, so mypy rejects a literal such
+    as `{"items": ["x"]}` — wrapped in `wire(...)` it is a `dict[str, Any]`, which the SDK accepts."""
+    return cast(dict[str, Any], value)
+
+
+def values_of(values: list[dict[Any, Any]] | dict[str, Any]) -> dict[str, Any]:
+    """A graph's state values (`runs.wait`'s output, `ThreadState["values"]`) as the object they are.
+
+    The SDK also allows a list (a graph whose state is a list); every graph the tests run keeps an object.
+    A cast, no check: indexing a list with a key fails the test anyway."""
+    return cast(dict[str, Any], values)
 
 
 def run_id_of(response: httpx.Response) -> str:

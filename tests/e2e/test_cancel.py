@@ -19,8 +19,10 @@ from tests.e2e.helpers import (
     new_thread,
     raw_client,
     run_id_of,
+    values_of,
     wait_for_checkpoint,
     wait_for_status,
+    wire,
 )
 from tests.e2e.stack import Stack
 
@@ -34,7 +36,7 @@ USER_INTERRUPT = {
 
 
 async def running_run(client: LangGraphClient, thread_id: str, item: str = "c") -> str:
-    run = await client.runs.create(thread_id, "agent", input={"items": [item], **SLOW})
+    run = await client.runs.create(thread_id, "agent", input=wire({"items": [item], **SLOW}))
     await wait_for_checkpoint(client, thread_id, run["run_id"])
     return str(run["run_id"])
 
@@ -48,23 +50,24 @@ async def test_cancel_without_wait_interrupts(client: LangGraphClient, stack: St
     assert response.content == b""
 
     assert (await wait_for_status(client, thread_id, run_id))["status"] == "interrupted"
-    thread = await client.threads.get(thread_id)
+    thread = wire(await client.threads.get(thread_id))
     assert thread["status"] == "interrupted"
     assert thread["error"] == USER_INTERRUPT
     # state is kept: the input checkpoint of the interrupted run is still the thread's
-    assert (await client.threads.get_state(thread_id))["values"]["items"] == ["c"]
+    assert values_of((await client.threads.get_state(thread_id))["values"])["items"] == ["c"]
 
     # the thread takes new runs, and a success clears the error
-    out = await client.runs.wait(thread_id, "agent", input={"items": ["d"], "delay": 0})
+    out = await client.runs.wait(thread_id, "agent", input=wire({"items": ["d"], "delay": 0}))
     assert out == {"items": ["c", "d", "a", "b"], "delay": 0}
-    thread = await client.threads.get(thread_id)
+    thread = wire(await client.threads.get(thread_id))
     assert (thread["status"], thread["error"]) == ("idle", None)
 
 
 async def test_cancel_with_wait(client: LangGraphClient, stack: Stack) -> None:
     thread_id = await new_thread(client)
     run_id = await running_run(client, thread_id)
-    assert await client.runs.cancel(thread_id, run_id, wait=True) == {}
+    # the SDK types runs.cancel as returning None; it returns the response body
+    assert await client.runs.cancel(thread_id, run_id, wait=True) == {}  # type: ignore[func-returns-value]
     # waiting means the run has ended by the time the answer comes
     assert (await client.runs.get(thread_id, run_id))["status"] == "interrupted"
 
@@ -80,7 +83,9 @@ async def test_cancel_with_wait(client: LangGraphClient, stack: Stack) -> None:
 
 async def test_cancel_rollback_restores_the_thread(client: LangGraphClient, stack: Stack) -> None:
     thread_id = await new_thread(client)
-    assert await client.runs.wait(thread_id, "agent", input={"items": ["x"]}) == {"items": ["x", "a", "b"]}
+    assert await client.runs.wait(thread_id, "agent", input=wire({"items": ["x"]})) == {
+        "items": ["x", "a", "b"]
+    }
     before = await client.threads.get_state(thread_id)
     run_id = await running_run(client, thread_id, "y")
 
@@ -102,7 +107,7 @@ async def test_cancel_rollback_restores_the_thread(client: LangGraphClient, stac
     assert thread["status"] == "idle"
     assert thread["values"] == {"items": ["x", "a", "b"]}
     assert len(await client.runs.list(thread_id)) == 1
-    assert await client.runs.wait(thread_id, "agent", input={"items": ["z"]}) == {
+    assert await client.runs.wait(thread_id, "agent", input=wire({"items": ["z"]})) == {
         "items": ["x", "a", "b", "z", "a", "b"]
     }
 
@@ -118,13 +123,13 @@ async def test_cancel_rollback_restores_the_thread(client: LangGraphClient, stac
         assert time.monotonic() < deadline, "the rolled back run was not deleted"
         await asyncio.sleep(0.05)
     assert await checkpoints_of_run(client, thread_id, run_id) == []
-    assert (await client.threads.get_state(thread_id))["values"]["items"][-3:] == ["z", "a", "b"]
+    assert values_of((await client.threads.get_state(thread_id))["values"])["items"][-3:] == ["z", "a", "b"]
 
 
 async def test_cancel_a_pending_run(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     first = await running_run(client, thread_id, "first")
-    queued = await client.runs.create(thread_id, "agent", input={"items": ["queued"]})
+    queued = await client.runs.create(thread_id, "agent", input=wire({"items": ["queued"]}))
     assert (await client.runs.get(thread_id, queued["run_id"]))["status"] == "pending"
 
     await client.runs.cancel(thread_id, queued["run_id"])
@@ -133,13 +138,15 @@ async def test_cancel_a_pending_run(client: LangGraphClient) -> None:
     assert (await client.runs.get(thread_id, first))["status"] == "running"
     assert await client.runs.join(thread_id, first) == {"items": ["first", "a", "b"], **SLOW}
     assert (await client.threads.get(thread_id))["status"] == "idle"
-    assert (await client.threads.get_state(thread_id))["values"]["items"] == ["first", "a", "b"]
+    assert values_of((await client.threads.get_state(thread_id))["values"])["items"] == ["first", "a", "b"]
 
 
 async def test_cancelling_a_scheduled_run_lets_the_queue_move(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
-    scheduled = await client.runs.create(thread_id, "agent", input={"items": ["later"]}, after_seconds=60)
-    queued = await client.runs.create(thread_id, "agent", input={"items": ["next"]})
+    scheduled = await client.runs.create(
+        thread_id, "agent", input=wire({"items": ["later"]}), after_seconds=60
+    )
+    queued = await client.runs.create(thread_id, "agent", input=wire({"items": ["next"]}))
     await client.runs.cancel(thread_id, scheduled["run_id"])
     # the queued run was waiting behind the scheduled one only: it runs now, not in 60 s
     done = await wait_for_status(client, thread_id, queued["run_id"], within=10)

@@ -19,7 +19,7 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
 from tests.conftest import REDIS_URL, _admin, _dsn_for, _migrate
-from tests.e2e.helpers import new_thread, wait_for_status
+from tests.e2e.helpers import new_thread, values_of, wait_for_status, wire
 from tests.e2e.stack import APP_CONFIG, Stack
 
 pytestmark = pytest.mark.e2e
@@ -90,6 +90,13 @@ def single_attempt_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     yield from make_stack(tmp_path_factory, extra_env, function_lacks="echo")
 
 
+@pytest.fixture(scope="module")
+def handoff_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Default (30 s) leases, no shutdown drain, and a short give-up time for an unreachable function."""
+    extra_env = {"LANGOPEN_SHUTDOWN_DRAIN_SECONDS": "0", "LANGOPEN_FUNCTION_UNREACHABLE_GIVE_UP_SECONDS": "2"}
+    yield from make_stack(tmp_path_factory, extra_env)
+
+
 async def sdk(stack: Stack) -> AsyncIterator[LangGraphClient]:
     client = get_client(url=stack.url, api_key=None)
     try:
@@ -110,12 +117,19 @@ async def single_client(single_attempt_stack: Stack) -> AsyncIterator[LangGraphC
         yield client
 
 
+@pytest.fixture
+async def handoff_client(handoff_stack: Stack) -> AsyncIterator[LangGraphClient]:
+    async for client in sdk(handoff_stack):
+        yield client
+
+
 async def function_died(stack: Stack) -> int:
     """Wait (without polling) for the function process to exit; its return code."""
     assert stack.function is not None
     return await asyncio.to_thread(stack.function.wait)
 
 
+@pytest.mark.timeout(120)  # starts the module's stack, then a new function process
 async def test_function_killed_mid_run_is_retried_on_attempt_2(
     retry_client: LangGraphClient, retry_stack: Stack, tmp_path: Path
 ) -> None:
@@ -129,7 +143,7 @@ async def test_function_killed_mid_run_is_retried_on_attempt_2(
             thread_id,
             "agent",
             # step_b sleeps before it kills its process, so step_a's frames are out by then
-            input={"items": ["c"], "crash_once": str(marker), "delay": 0.3},
+            input=wire({"items": ["c"], "crash_once": str(marker), "delay": 0.3}),
             stream_mode="updates",
             durability="sync",  # step_a's checkpoint is saved before step_b starts (and crashes)
         ):
@@ -156,7 +170,7 @@ async def test_function_killed_mid_run_is_retried_on_attempt_2(
     # the input was applied once
     assert thread["values"] == {"items": ["c", "a", "b"], "crash_once": str(marker), "delay": 0.3}
     # and the stack works as before
-    assert await client.runs.wait(thread_id, "agent", input={"items": ["d"]}) == {
+    assert await client.runs.wait(thread_id, "agent", input=wire({"items": ["d"]})) == {
         "items": ["c", "a", "b", "d", "a", "b"],
         "crash_once": str(marker),
         "delay": 0.3,
@@ -166,10 +180,10 @@ async def test_function_killed_mid_run_is_retried_on_attempt_2(
 async def test_router_restart_keeps_everything(retry_client: LangGraphClient, retry_stack: Stack) -> None:
     client, stack = retry_client, retry_stack
     thread_id = await new_thread(client, metadata={"kept": True})
-    first = await client.runs.create(thread_id, "agent", input={"items": ["before"]})
+    first = await client.runs.create(thread_id, "agent", input=wire({"items": ["before"]}))
     await client.runs.join(thread_id, first["run_id"])
-    # a run in flight while the router goes away: its lease expires and a new router retries it
-    inflight = await client.runs.create(thread_id, "agent", input={"items": ["during"], "delay": 1})
+    # a run in flight while the router goes away: it finishes while the router drains
+    inflight = await client.runs.create(thread_id, "agent", input=wire({"items": ["during"], "delay": 1}))
     await wait_for_status(client, thread_id, inflight["run_id"], {"running"})
     state_before = await client.threads.get_state(thread_id)
 
@@ -183,7 +197,7 @@ async def test_router_restart_keeps_everything(retry_client: LangGraphClient, re
             "items": ["before", "a", "b", "during", "a", "b"],
             "delay": 1,
         }
-        thread = await client.threads.get(thread_id)
+        thread = wire(await client.threads.get(thread_id))
         assert thread["metadata"]["kept"] is True
         assert thread["status"] == "idle"
         assert [r["run_id"] for r in await client.runs.list(thread_id)] == [
@@ -196,7 +210,7 @@ async def test_router_restart_keeps_everything(retry_client: LangGraphClient, re
             h["checkpoint"]["checkpoint_id"] for h in history
         }
         # new runs work
-        out = await client.runs.wait(thread_id, "agent", input={"items": ["after"]})
+        out = values_of(await client.runs.wait(thread_id, "agent", input=wire({"items": ["after"]})))
         assert out["items"][-3:] == ["after", "a", "b"]
     finally:
         await client.http.client.aclose()
@@ -208,7 +222,9 @@ async def test_single_attempt_ends_error_with_reason(
     client, stack = single_client, single_attempt_stack
     thread_id = await new_thread(client)
     marker = tmp_path / "crashed"
-    run = await client.runs.create(thread_id, "agent", input={"items": ["c"], "crash_once": str(marker)})
+    run = await client.runs.create(
+        thread_id, "agent", input=wire({"items": ["c"], "crash_once": str(marker)})
+    )
     assert await function_died(stack) == -9
     try:
         done = await wait_for_status(client, thread_id, run["run_id"], within=30)
@@ -217,13 +233,13 @@ async def test_single_attempt_ends_error_with_reason(
         error = output["__error__"]
         assert error["error"] == "RunAttemptsExhausted"
         assert "attempt 1 of 1" in error["message"]
-        thread = await client.threads.get(thread_id)
+        thread = wire(await client.threads.get(thread_id))
         assert thread["status"] == "error"
         assert thread["error"] == error
     finally:
         await asyncio.to_thread(stack.start_function)
     # the thread takes new runs once the function is back
-    out = await client.runs.wait(thread_id, "agent", input={"items": ["again"]})
+    out = values_of(await client.runs.wait(thread_id, "agent", input=wire({"items": ["again"]})))
     assert out["items"][-3:] == ["again", "a", "b"]
 
 
@@ -233,7 +249,7 @@ async def test_run_the_function_refuses_ends_error_at_once(single_client: LangGr
     client = single_client
     thread_id = await new_thread(client)
     started = time.monotonic()
-    out = await client.runs.wait(thread_id, "echo", input={"messages": []}, raise_error=False)
+    out = values_of(await client.runs.wait(thread_id, "echo", input={"messages": []}, raise_error=False))
     assert time.monotonic() - started < float(FAST_LEASES["LANGOPEN_LEASE_SECONDS"])
     error = out["__error__"]
     assert error["error"] == "RunAttemptsExhausted"
@@ -242,3 +258,49 @@ async def test_run_the_function_refuses_ends_error_at_once(single_client: LangGr
     (run,) = await client.runs.list(thread_id)
     assert run["status"] == "error"
     assert (await client.threads.get(thread_id))["status"] == "error"
+
+
+async def test_router_shutdown_hands_back_runs_in_flight(
+    handoff_client: LangGraphClient, handoff_stack: Stack
+) -> None:
+    """Without a drain, a stopping router hands its runs back at once: the next router finishes them
+    on attempt 2 long before their 30 s lease would have expired."""
+    client, stack = handoff_client, handoff_stack
+    thread_id = await new_thread(client)
+    run = await client.runs.create(thread_id, "agent", input=wire({"items": ["x"], "delay": 2}))
+    await wait_for_status(client, thread_id, run["run_id"], {"running"})
+    await client.http.client.aclose()
+    started = time.monotonic()
+    await asyncio.to_thread(stack.restart_router)
+    client = get_client(url=stack.url, api_key=None)
+    try:
+        done = await wait_for_status(client, thread_id, run["run_id"], within=20)
+        assert time.monotonic() - started < 20  # the lease (30 s) did not have to run out
+        assert done["status"] == "success"
+        assert "handed back" in stack.logs()
+        out = await client.runs.join(thread_id, run["run_id"])
+        assert out == {"items": ["x", "a", "b"], "delay": 2}  # the input was applied once
+    finally:
+        await client.http.client.aclose()
+
+
+async def test_unreachable_function_ends_the_run_error_after_the_give_up_time(
+    handoff_client: LangGraphClient, handoff_stack: Stack
+) -> None:
+    client, stack = handoff_client, handoff_stack
+    thread_id = await new_thread(client)
+    stack.kill_function()
+    try:
+        started = time.monotonic()
+        out = values_of(
+            await client.runs.wait(thread_id, "agent", input=wire({"items": ["x"]}), raise_error=False)
+        )
+        assert time.monotonic() - started >= 2
+        error = out["__error__"]
+        assert error["error"] == "RunAttemptsExhausted"
+        assert "function service unreachable for 2 s" in error["message"]
+        assert (await client.threads.get(thread_id))["status"] == "error"
+    finally:
+        await asyncio.to_thread(stack.start_function)
+    out = values_of(await client.runs.wait(thread_id, "agent", input=wire({"items": ["again"]})))
+    assert out["items"][-3:] == ["again", "a", "b"]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from langgraph_sdk.client import LangGraphClient
 
-from tests.e2e.helpers import new_thread
+from tests.e2e.helpers import new_thread, values_of, wire
 
 pytestmark = pytest.mark.e2e
 
@@ -28,13 +28,13 @@ def check_wait_interrupt(item: dict[str, Any], items: list[str]) -> str:
 
 async def test_interrupt_then_resume(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
-    out = await client.runs.wait(thread_id, "hitl", input={"items": ["q"]})
+    out = values_of(await client.runs.wait(thread_id, "hitl", input=wire({"items": ["q"]})))
     assert set(out) == {"items", "__interrupt__"}
     assert out["items"] == ["q"]
     (item,) = out["__interrupt__"]
     interrupt_id = check_wait_interrupt(item, ["q"])
 
-    thread = await client.threads.get(thread_id)
+    thread = wire(await client.threads.get(thread_id))
     assert thread["status"] == "interrupted"
     assert thread["error"] is None
     assert thread["values"] == {"items": ["q"]}
@@ -65,7 +65,7 @@ async def test_interrupt_then_resume(client: LangGraphClient) -> None:
         ("updates", {"finish": {"items": ["done"]}}),
         ("values", {"items": ["q", "answer:yes", "done"]}),
     ]
-    thread = await client.threads.get(thread_id)
+    thread = wire(await client.threads.get(thread_id))
     assert thread["status"] == "idle"
     assert thread["interrupts"] == {}
     assert thread["values"] == {"items": ["q", "answer:yes", "done"]}
@@ -88,7 +88,9 @@ async def test_stream_that_hits_an_interrupt(client: LangGraphClient) -> None:
 
     # values only (http/hitl_values_only.txt): the last values event carries the interrupt
     other = await new_thread(client)
-    parts = [p async for p in client.runs.stream(other, "hitl", input={"items": ["v"]}, stream_mode="values")]
+    parts = [
+        p async for p in client.runs.stream(other, "hitl", input=wire({"items": ["v"]}), stream_mode="values")
+    ]
     assert [p.event for p in parts] == ["metadata", "values", "values"]
     assert parts[2].data["items"] == ["v"]
     check_wait_interrupt(parts[2].data["__interrupt__"][0], ["v"])
@@ -100,7 +102,7 @@ async def test_resume_value_reaches_the_node(client: LangGraphClient) -> None:
     out = await client.runs.wait(thread_id, "hitl", command={"resume": {"approved": False}})
     assert out == {"items": ["answer:{'approved': False}", "done"]}
     # a new input after the interrupt was answered starts a new pass and interrupts again
-    out = await client.runs.wait(thread_id, "hitl", input={"items": ["again"]})
+    out = values_of(await client.runs.wait(thread_id, "hitl", input=wire({"items": ["again"]})))
     check_wait_interrupt(out["__interrupt__"][0], ["answer:{'approved': False}", "done", "again"])
 
 
@@ -111,16 +113,16 @@ async def test_resume_value_reaches_the_node(client: LangGraphClient) -> None:
 )
 async def test_static_interrupts_pause_and_continue(client: LangGraphClient, static: dict[str, Any]) -> None:
     thread_id = await new_thread(client)
-    out = await client.runs.wait(thread_id, "agent", input={"items": ["x"]}, **static)
+    out = values_of(await client.runs.wait(thread_id, "agent", input=wire({"items": ["x"]}), **static))
     assert out["items"] == ["x", "a"]  # step_b has not run
     state = await client.threads.get_state(thread_id)
     assert state["next"] == ["step_b"]
-    thread = await client.threads.get(thread_id)
+    thread = wire(await client.threads.get(thread_id))
     assert thread["status"] == "interrupted"  # contract §2.2: also after interrupt_before/after
     assert (thread["error"], thread["interrupts"]) == (None, {})
     (run,) = await client.runs.list(thread_id)
     assert run["status"] == "success"
-    assert run["kwargs"][next(iter(static))] == next(iter(static.values()))
+    assert wire(run)["kwargs"][next(iter(static))] == next(iter(static.values()))
 
     # no input: continue from where it paused
     assert await client.runs.wait(thread_id, "agent", input=None) == {"items": ["x", "a", "b"]}

@@ -10,7 +10,7 @@ import pytest
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import NotFoundError
 
-from tests.e2e.helpers import new_thread, wait_for_status
+from tests.e2e.helpers import new_thread, wait_for_status, wire
 
 
 async def test_thread_ttl_delete_is_applied_without_any_request(client: LangGraphClient) -> None:
@@ -31,7 +31,9 @@ async def test_thread_ttl_delete_is_applied_without_any_request(client: LangGrap
 async def test_deleting_an_assistant_interrupts_its_runs(client: LangGraphClient) -> None:
     assistant = await client.assistants.create("agent", name="doomed")
     thread_id = await new_thread(client)
-    run = await client.runs.create(thread_id, assistant["assistant_id"], input={"items": ["x"], "delay": 5})
+    run = await client.runs.create(
+        thread_id, assistant["assistant_id"], input=wire({"items": ["x"], "delay": 5})
+    )
     await wait_for_status(client, thread_id, run["run_id"], statuses={"running"})
     await client.assistants.delete(assistant["assistant_id"])
     ended = await wait_for_status(client, thread_id, run["run_id"])
@@ -42,6 +44,6 @@ async def test_deleting_an_assistant_interrupts_its_runs(client: LangGraphClient
 
 async def test_a_run_leaves_the_thread_config_with_configurable(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
-    assert (await client.threads.get(thread_id))["config"] == {}
-    await client.runs.wait(thread_id, "agent", input={"items": ["x"]})
-    assert (await client.threads.get(thread_id))["config"] == {"configurable": {}}
+    assert wire(await client.threads.get(thread_id))["config"] == {}
+    await client.runs.wait(thread_id, "agent", input=wire({"items": ["x"]}))
+    assert wire(await client.threads.get(thread_id))["config"] == {"configurable": {}}

@@ -17,8 +17,10 @@ from tests.e2e.helpers import (
     checkpoints_of_run,
     new_thread,
     raw_client,
+    values_of,
     wait_for_checkpoint,
     wait_for_status,
+    wire,
 )
 from tests.e2e.stack import Stack
 
@@ -31,7 +33,7 @@ FAST = {"delay": 0}
 async def busy_thread(client: LangGraphClient) -> tuple[str, str]:
     """A thread whose first run is executing and has written its input checkpoint."""
     thread_id = await new_thread(client)
-    first = await client.runs.create(thread_id, "agent", input={"items": ["x"], **SLOW})
+    first = await client.runs.create(thread_id, "agent", input=wire({"items": ["x"], **SLOW}))
     await wait_for_checkpoint(client, thread_id, first["run_id"])
     return thread_id, first["run_id"]
 
@@ -47,20 +49,22 @@ async def test_reject_on_a_busy_thread(client: LangGraphClient, stack: Stack) ->
             assert response.status_code == 409, path
             assert response.json() == {"detail": THREAD_BUSY}
     with pytest.raises(sdk_errors.ConflictError, match="Thread is already running a task"):
-        await client.runs.create(thread_id, "agent", input={"items": ["y"]}, multitask_strategy="reject")
+        await client.runs.create(
+            thread_id, "agent", input=wire({"items": ["y"]}), multitask_strategy="reject"
+        )
 
     assert await client.runs.join(thread_id, first) == {"items": ["x", "a", "b"], **SLOW}
     assert [r["run_id"] for r in await client.runs.list(thread_id)] == [first]
     # once idle, reject lets the next run through
     out = await client.runs.wait(
-        thread_id, "agent", input={"items": ["y"], **FAST}, multitask_strategy="reject"
+        thread_id, "agent", input=wire({"items": ["y"], **FAST}), multitask_strategy="reject"
     )
     assert out == {"items": ["x", "a", "b", "y", "a", "b"], **FAST}
 
 
 async def test_enqueue_runs_after_the_first(client: LangGraphClient) -> None:
     thread_id, first = await busy_thread(client)
-    second = await client.runs.create(thread_id, "agent", input={"items": ["y"], **FAST})
+    second = await client.runs.create(thread_id, "agent", input=wire({"items": ["y"], **FAST}))
     assert second["multitask_strategy"] == "enqueue"  # the default
     assert (await client.runs.get(thread_id, second["run_id"]))["status"] == "pending"
     assert (await client.runs.get(thread_id, first))["status"] == "running"
@@ -77,7 +81,7 @@ async def test_enqueue_runs_after_the_first(client: LangGraphClient) -> None:
 async def test_interrupt_stops_the_first_and_keeps_its_state(client: LangGraphClient) -> None:
     thread_id, first = await busy_thread(client)
     second = await client.runs.create(
-        thread_id, "agent", input={"items": ["y"], **FAST}, multitask_strategy="interrupt"
+        thread_id, "agent", input=wire({"items": ["y"], **FAST}), multitask_strategy="interrupt"
     )
     out = await client.runs.join(thread_id, second["run_id"])
     # the first run's input checkpoint stays: its "x" is in the state the second run built on
@@ -91,7 +95,7 @@ async def test_interrupt_stops_the_first_and_keeps_its_state(client: LangGraphCl
 async def test_rollback_deletes_the_first_and_its_checkpoints(client: LangGraphClient) -> None:
     thread_id, first = await busy_thread(client)
     second = await client.runs.create(
-        thread_id, "agent", input={"items": ["y"], **FAST}, multitask_strategy="rollback"
+        thread_id, "agent", input=wire({"items": ["y"], **FAST}), multitask_strategy="rollback"
     )
     out = await client.runs.join(thread_id, second["run_id"])
     assert out == {"items": ["y", "a", "b"], **FAST}  # nothing of the first run is left
@@ -137,7 +141,7 @@ async def test_concurrent_enqueues_run_one_at_a_time(client: LangGraphClient, st
         runs = await asyncio.gather(*(create(str(i)) for i in range(5)))
     for run in runs:
         assert (await wait_for_status(client, thread_id, run["run_id"]))["status"] == "success"
-    items = (await client.threads.get_state(thread_id))["values"]["items"]
+    items = values_of((await client.threads.get_state(thread_id))["values"])["items"]
     # each run's input is followed by its own two steps: no two runs interleaved
     assert len(items) == 15
     assert [items[i + 1 : i + 3] for i in range(0, 15, 3)] == [["a", "b"]] * 5
@@ -151,7 +155,7 @@ async def test_concurrent_hitl_resumes_with_reject_run_exactly_once(
 ) -> None:
     thread_id = await new_thread(client)
     # the resumed step sleeps 1 s: both resumes arrive while the accepted one is still running
-    out = await client.runs.wait(thread_id, "hitl_slow", input={"items": ["q"], "delay": 1})
+    out = await client.runs.wait(thread_id, "hitl_slow", input=wire({"items": ["q"], "delay": 1}))
     assert "__interrupt__" in out
     body = {"assistant_id": "hitl_slow", "command": {"resume": "yes"}, "multitask_strategy": "reject"}
     async with raw_client(stack.url) as http:

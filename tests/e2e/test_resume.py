@@ -25,6 +25,7 @@ from tests.e2e.helpers import (
     read_events,
     run_id_of,
     wait_for_status,
+    wire,
 )
 from tests.e2e.stack import Stack
 
@@ -130,7 +131,7 @@ async def test_sdk_join_stream_with_last_event_id(client: LangGraphClient) -> No
         async for p in client.runs.stream(
             thread_id,
             "agent",
-            input={"items": ["r"]},
+            input=wire({"items": ["r"]}),
             stream_mode=["values", "updates"],
             stream_resumable=True,
         )
@@ -186,7 +187,7 @@ async def test_join_stream_of_a_live_run_without_id_gets_what_follows(
 ) -> None:
     thread_id = await new_thread(client)
     run = await client.runs.create(
-        thread_id, "agent", input={"items": ["j"], "delay": 0.5}, stream_mode=["updates"]
+        thread_id, "agent", input=wire({"items": ["j"], "delay": 0.5}), stream_mode=["updates"]
     )
     parts = [p async for p in client.runs.join_stream(thread_id, run["run_id"])]
     # joined while step_a ran: at least step_b's update arrives, and the stream ends with the run
@@ -219,7 +220,7 @@ async def test_thread_stream_sees_run_frames_and_run_done(client: LangGraphClien
         assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
         assert response.headers["cache-control"] == "no-store"
         run = await client.runs.create(
-            thread_id, "agent", input={"items": ["t"]}, stream_mode=["values", "updates"]
+            thread_id, "agent", input=wire({"items": ["t"]}), stream_mode=["values", "updates"]
         )
         events = await read_thread_until_done(response, {run["run_id"]})
     assert [(e.event, e.data) for e in events] == [
@@ -231,6 +232,22 @@ async def test_thread_stream_sees_run_frames_and_run_done(client: LangGraphClien
         ("values", {"items": ["t", "a", "b"]}),
         ("metadata", {"status": "run_done", "run_id": run["run_id"]}),
     ]
+    # a thread stream always carries ids, also for a run that is not resumable...
+    keys = [e.id_key() for e in events]
+    assert all(e.id for e in events)
+    assert keys == sorted(set(keys))
+    # ...whose frames are still not kept for replay
+    async with (
+        raw_client(stack.url) as http,
+        http.stream("GET", f"/threads/{thread_id}/stream", headers={"Last-Event-ID": "-"}) as response,
+    ):
+        later = await client.runs.create(
+            thread_id, "agent", input=wire({"items": ["u"]}), stream_mode="updates"
+        )
+        replayed = await read_thread_until_done(response, {later["run_id"]})
+    assert [e.event for e in replayed] == ["metadata", "updates", "updates", "metadata"]
+    assert replayed[0].data == {"run_id": later["run_id"], "attempt": 1}
+    assert replayed[0].id_key() > keys[-1]
 
 
 async def test_thread_stream_replay_and_filters(client: LangGraphClient, stack: Stack) -> None:
@@ -240,7 +257,11 @@ async def test_thread_stream_replay_and_filters(client: LangGraphClient, stack: 
         parts = [
             p
             async for p in client.runs.stream(
-                thread_id, "agent", input={"items": [item]}, stream_mode="updates", stream_resumable=True
+                thread_id,
+                "agent",
+                input=wire({"items": [item]}),
+                stream_mode="updates",
+                stream_resumable=True,
             )
         ]
         run_ids.append(parts[0].data["run_id"])
@@ -300,9 +321,11 @@ async def test_thread_stream_replay_and_filters(client: LangGraphClient, stack: 
         assert response.status_code == 404
 
     # the SDK's thread join_stream, from the beginning
-    async with aclosing(await client.threads.join_stream(thread_id, last_event_id="-")) as parts:
+    # the SDK types join_stream's result as an AsyncIterator; it is an async generator (it has aclose)
+    joined = await client.threads.join_stream(thread_id, last_event_id="-")
+    async with aclosing(joined) as sdk_parts:  # type: ignore[type-var]
         sdk_events = []
-        async for part in parts:
+        async for part in sdk_parts:
             sdk_events.append((part.event, part.data, part.id))
             if part.event == "metadata" and part.data.get("status") == "run_done" and len(sdk_events) > 4:
                 break

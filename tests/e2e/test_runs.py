@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import httpx
 import pytest
 from langgraph_sdk import errors as sdk_errors
 from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.schema import Checkpoint
 
 from contracts.ids import system_assistant_id
 from tests.e2e.helpers import (
@@ -19,7 +21,9 @@ from tests.e2e.helpers import (
     parse_body,
     raw_client,
     run_id_of,
+    values_of,
     wait_for_status,
+    wire,
 )
 from tests.e2e.stack import Stack
 
@@ -59,7 +63,7 @@ OFFICIAL_KWARGS_KEYS = {
 
 async def test_create_then_join(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
-    run = await client.runs.create(thread_id, "agent", input={"items": ["x"]})
+    run = wire(await client.runs.create(thread_id, "agent", input=wire({"items": ["x"]})))
 
     assert set(run) == RUN_KEYS
     assert run["thread_id"] == thread_id
@@ -95,7 +99,9 @@ async def test_create_then_join(client: LangGraphClient) -> None:
 
 async def test_wait_returns_output_with_join_headers(client: LangGraphClient, stack: Stack) -> None:
     thread_id = await new_thread(client)
-    assert await client.runs.wait(thread_id, "agent", input={"items": ["w"]}) == {"items": ["w", "a", "b"]}
+    assert await client.runs.wait(thread_id, "agent", input=wire({"items": ["w"]})) == {
+        "items": ["w", "a", "b"]
+    }
 
     async with raw_client(stack.url) as http:
         response = await http.post(
@@ -114,10 +120,10 @@ async def test_get_and_list_newest_first_with_paging_and_status(client: LangGrap
     thread_id = await new_thread(client)
     created = []
     for item in ("one", "two"):
-        run = await client.runs.create(thread_id, "agent", input={"items": [item]})
+        run = await client.runs.create(thread_id, "agent", input=wire({"items": [item]}))
         await client.runs.join(thread_id, run["run_id"])
         created.append(run["run_id"])
-    failed = await client.runs.create(thread_id, "failing", input={"items": ["three"]})
+    failed = await client.runs.create(thread_id, "failing", input=wire({"items": ["three"]}))
     await client.runs.join(thread_id, failed["run_id"])
     created.append(failed["run_id"])
 
@@ -131,7 +137,7 @@ async def test_get_and_list_newest_first_with_paging_and_status(client: LangGrap
     assert [r["run_id"] for r in await client.runs.list(thread_id, status="success")] == created[1::-1]
     assert await client.runs.list(thread_id, status="pending") == []
 
-    selected = await client.runs.list(thread_id, select=["run_id", "status"])
+    selected = [wire(r) for r in await client.runs.list(thread_id, select=["run_id", "status"])]
     assert selected == [
         {"run_id": created[2], "status": "error"},
         {"run_id": created[1], "status": "success"},
@@ -140,7 +146,7 @@ async def test_get_and_list_newest_first_with_paging_and_status(client: LangGrap
     with pytest.raises(sdk_errors.UnprocessableEntityError):
         await client.runs.list(thread_id, select=["run_id", "secrets"])  # type: ignore[list-item]
 
-    got = await client.runs.get(thread_id, created[0])
+    got = wire(await client.runs.get(thread_id, created[0]))
     assert got["run_id"] == created[0]
     assert got["status"] == "success"
     assert got["kwargs"]["input"] == {"items": ["one"]}
@@ -161,9 +167,9 @@ async def test_list_runs_of_missing_thread_is_404(stack: Stack) -> None:
 
 async def test_delete_run(client: LangGraphClient, stack: Stack) -> None:
     thread_id = await new_thread(client)
-    done = await client.runs.create(thread_id, "agent", input={"items": ["x"]})
+    done = await client.runs.create(thread_id, "agent", input=wire({"items": ["x"]}))
     await client.runs.join(thread_id, done["run_id"])
-    busy = await client.runs.create(thread_id, "agent", input={"items": ["y"], "delay": 0.5})
+    busy = await client.runs.create(thread_id, "agent", input=wire({"items": ["y"], "delay": 0.5}))
 
     async with raw_client(stack.url) as http:
         response = await http.delete(f"/threads/{thread_id}/runs/{busy['run_id']}")
@@ -184,13 +190,16 @@ async def test_delete_run(client: LangGraphClient, stack: Stack) -> None:
     await client.runs.delete(thread_id, busy["run_id"])  # the SDK's call, once it finished
     assert await client.runs.list(thread_id) == []
     # the thread and its state outlive its runs
-    assert (await client.threads.get_state(thread_id))["values"]["items"] == ["x", "a", "b", "y", "a", "b"]
+    state = await client.threads.get_state(thread_id)
+    assert values_of(state["values"])["items"] == ["x", "a", "b", "y", "a", "b"]
 
 
 async def test_after_seconds_starts_later(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     started = time.monotonic()
-    run = await client.runs.create(thread_id, "agent", input={"items": ["later"]}, after_seconds=2)
+    run = wire(
+        await client.runs.create(thread_id, "agent", input=wire({"items": ["later"]}), after_seconds=2)
+    )
     assert run["kwargs"]["config"]["configurable"]["__after_seconds__"] == 2
     assert (await client.runs.get(thread_id, run["run_id"]))["status"] == "pending"
 
@@ -201,7 +210,7 @@ async def test_after_seconds_starts_later(client: LangGraphClient) -> None:
 
 async def test_command_update_and_goto(client: LangGraphClient, stack: Stack) -> None:
     thread_id = await new_thread(client)
-    await client.runs.wait(thread_id, "agent", input={"items": ["x"]})
+    await client.runs.wait(thread_id, "agent", input=wire({"items": ["x"]}))
 
     # update, then jump straight to step_b: step_a does not run again
     out = await client.runs.wait(thread_id, "agent", command={"update": {"items": ["u"]}, "goto": "step_b"})
@@ -210,7 +219,7 @@ async def test_command_update_and_goto(client: LangGraphClient, stack: Stack) ->
     out = await client.runs.wait(thread_id, "agent", command={"goto": ["step_a"]})
     assert out == {"items": ["x", "a", "b", "u", "b", "a", "b"]}
     # update given as (channel, value) pairs
-    out = await client.runs.wait(thread_id, "agent", command={"update": [["items", ["p"]]], "goto": "step_b"})
+    out = await client.runs.wait(thread_id, "agent", command={"update": [("items", ["p"])], "goto": "step_b"})
     assert out == {"items": ["x", "a", "b", "u", "b", "a", "b", "p", "b"]}
 
     async with raw_client(stack.url) as http:
@@ -225,14 +234,16 @@ async def test_command_update_and_goto(client: LangGraphClient, stack: Stack) ->
 
 async def test_config_and_context_reach_the_graph(client: LangGraphClient, stack: Stack) -> None:
     thread_id = await new_thread(client)
-    config_run: list[dict] = []
-    out = await client.runs.wait(
-        thread_id,
-        "config_echo",
-        input={},
-        config={"configurable": {"user_setting": "s1"}, "tags": ["t1"]},
-        metadata={"purpose": "config-test"},
-        on_run_created=lambda meta: config_run.append(dict(meta)),
+    config_run: list[dict[str, Any]] = []
+    out = values_of(
+        await client.runs.wait(
+            thread_id,
+            "config_echo",
+            input={},
+            config={"configurable": {"user_setting": "s1"}, "tags": ["t1"]},
+            metadata={"purpose": "config-test"},
+            on_run_created=lambda meta: config_run.append(dict(meta)),
+        )
     )
     run_id = str(config_run[0]["run_id"])
     assert out["seen"] == {
@@ -248,7 +259,7 @@ async def test_config_and_context_reach_the_graph(client: LangGraphClient, stack
         "context": {},
     }
 
-    out = await client.runs.wait(thread_id, "config_echo", input={}, context={"model": "m1"})
+    out = values_of(await client.runs.wait(thread_id, "config_echo", input={}, context={"model": "m1"}))
     assert out["seen"]["context"] == {"model": "m1"}
     assert out["seen"]["configurable"]["user_setting"] is None
 
@@ -258,17 +269,21 @@ async def test_config_and_context_reach_the_graph(client: LangGraphClient, stack
         config={"configurable": {"user_setting": "from-assistant"}},
         name="e2e-config",
     )
-    out = await client.runs.wait(thread_id, assistant["assistant_id"], input={})
+    out = values_of(await client.runs.wait(thread_id, assistant["assistant_id"], input={}))
     assert out["seen"]["configurable"]["user_setting"] == "from-assistant"
     assert out["seen"]["configurable"]["assistant_id"] == assistant["assistant_id"]
-    out = await client.runs.wait(
-        thread_id, assistant["assistant_id"], input={}, config={"configurable": {"user_setting": "mine"}}
+    out = values_of(
+        await client.runs.wait(
+            thread_id, assistant["assistant_id"], input={}, config={"configurable": {"user_setting": "mine"}}
+        )
     )
     assert out["seen"]["configurable"]["user_setting"] == "mine"
     ctx_assistant = await client.assistants.create(
         "config_echo", context={"model": "m-default", "temperature": 0.5}, name="e2e-context"
     )
-    out = await client.runs.wait(thread_id, ctx_assistant["assistant_id"], input={}, context={"model": "m2"})
+    out = values_of(
+        await client.runs.wait(thread_id, ctx_assistant["assistant_id"], input={}, context={"model": "m2"})
+    )
     assert out["seen"]["context"] == {"model": "m2", "temperature": 0.5}
 
     async with raw_client(stack.url) as http:
@@ -284,26 +299,29 @@ async def test_config_and_context_reach_the_graph(client: LangGraphClient, stack
 
 async def test_run_from_an_earlier_checkpoint(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
-    await client.runs.wait(thread_id, "agent", input={"items": ["one"]})
+    await client.runs.wait(thread_id, "agent", input=wire({"items": ["one"]}))
     after_first = (await client.threads.get_state(thread_id))["checkpoint"]["checkpoint_id"]
-    await client.runs.wait(thread_id, "agent", input={"items": ["two"]})
+    await client.runs.wait(thread_id, "agent", input=wire({"items": ["two"]}))
 
-    out = await client.runs.wait(thread_id, "agent", input={"items": ["three"]}, checkpoint_id=after_first)
-    assert out == {"items": ["one", "a", "b", "three", "a", "b"]}
-    # the same through `checkpoint`
     out = await client.runs.wait(
-        thread_id, "agent", input={"items": ["four"]}, checkpoint={"checkpoint_id": after_first}
+        thread_id, "agent", input=wire({"items": ["three"]}), checkpoint_id=after_first
     )
+    assert out == {"items": ["one", "a", "b", "three", "a", "b"]}
+    # the same through `checkpoint`, given by its id alone (the SDK's `Checkpoint` type wants every field)
+    by_id: Checkpoint = {"checkpoint_id": after_first}  # type: ignore[typeddict-item]  # SDK type too strict
+    out = await client.runs.wait(thread_id, "agent", input=wire({"items": ["four"]}), checkpoint=by_id)
     assert out == {"items": ["one", "a", "b", "four", "a", "b"]}
     state = await client.threads.get_state(thread_id)
     assert state["values"] == {"items": ["one", "a", "b", "four", "a", "b"]}
-    assert state["parent_checkpoint"]["checkpoint_id"] != after_first  # a new branch grew from it
+    parent = state["parent_checkpoint"]
+    assert parent is not None
+    assert parent["checkpoint_id"] != after_first  # a new branch grew from it
 
 
 async def test_durability_exit_saves_only_the_final_checkpoint(client: LangGraphClient, stack: Stack) -> None:
     sync_thread, exit_thread = await new_thread(client), await new_thread(client)
-    await client.runs.wait(sync_thread, "agent", input={"items": ["s"]}, durability="sync")
-    await client.runs.wait(exit_thread, "agent", input={"items": ["e"]}, durability="exit")
+    await client.runs.wait(sync_thread, "agent", input=wire({"items": ["s"]}), durability="sync")
+    await client.runs.wait(exit_thread, "agent", input=wire({"items": ["e"]}), durability="exit")
 
     sync_history = await client.threads.get_history(sync_thread, limit=20)
     exit_history = await client.threads.get_history(exit_thread, limit=20)
@@ -311,7 +329,7 @@ async def test_durability_exit_saves_only_the_final_checkpoint(client: LangGraph
     assert len(exit_history) == 1
     assert exit_history[0]["values"] == {"items": ["e", "a", "b"]}
     assert sync_history[0]["values"] == {"items": ["s", "a", "b"]}
-    runs = await client.runs.list(exit_thread)
+    runs = [wire(r) for r in await client.runs.list(exit_thread)]
     assert runs[0]["kwargs"]["durability"] == "exit"
     assert runs[0]["kwargs"]["checkpoint_during"] is False
 
@@ -324,12 +342,12 @@ async def test_durability_exit_saves_only_the_final_checkpoint(client: LangGraph
         )
         assert response.json() == {"items": ["c", "a", "b"]}
     assert len(await client.threads.get_history(old_style, limit=20)) == 1
-    assert (await client.runs.list(old_style))[0]["kwargs"]["durability"] == "exit"
+    assert wire((await client.runs.list(old_style))[0])["kwargs"]["durability"] == "exit"
 
 
 async def test_metadata_is_merged_and_copied_to_the_thread(client: LangGraphClient) -> None:
     thread_id = await new_thread(client, metadata={"purpose": "e2e"})
-    run = await client.runs.create(thread_id, "agent", input={"items": ["m"]}, metadata={"owner": "me"})
+    run = await client.runs.create(thread_id, "agent", input=wire({"items": ["m"]}), metadata={"owner": "me"})
     assert run["metadata"] == {
         "created_by": "system",
         "purpose": "e2e",
@@ -371,20 +389,20 @@ async def test_failing_graph(client: LangGraphClient, stack: Stack) -> None:
     assert (await client.runs.get(thread_id, failed_run))["status"] == "error"
     assert await client.runs.join(thread_id, failed_run) == {"__error__": expected_error}
 
-    thread = await client.threads.get(thread_id)
+    thread = wire(await client.threads.get(thread_id))
     assert thread["status"] == "error"
     assert thread["error"] == expected_error
 
     # the SDK raises on __error__ (unless raise_error=False), as it does against the official server
     other = await new_thread(client)
     with pytest.raises(Exception, match=r"^ValueError: boom: y$"):
-        await client.runs.wait(other, "failing", input={"items": ["y"]})
-    out = await client.runs.wait(other, "failing", input={"items": ["z"]}, raise_error=False)
+        await client.runs.wait(other, "failing", input=wire({"items": ["y"]}))
+    out = await client.runs.wait(other, "failing", input=wire({"items": ["z"]}), raise_error=False)
     assert out == {"__error__": {"error": "ValueError", "message": "boom: y,z"}}
 
     # a stream ends with an `error` event
     stream_thread = await new_thread(client)
-    parts = [p async for p in client.runs.stream(stream_thread, "failing", input={"items": ["s"]})]
+    parts = [p async for p in client.runs.stream(stream_thread, "failing", input=wire({"items": ["s"]}))]
     assert parts[0].event == "metadata"
     assert parts[-1].event == "error"
     assert parts[-1].data == {"error": "ValueError", "message": "boom: s"}
@@ -417,7 +435,7 @@ async def test_unprocessable_bodies_name_the_field(client: LangGraphClient, stac
         "durability": {"assistant_id": "agent", "durability": "forever"},
         "if_not_exists": {"assistant_id": "agent", "if_not_exists": "maybe"},
         "on_disconnect": {"assistant_id": "agent", "on_disconnect": "explode"},
-        "webhook": {"assistant_id": "agent", "webhook": "https://example.com/hook"},
+        "webhook": {"assistant_id": "agent", "webhook": "http://127.0.0.1/hook"},  # loopback: refused
         "feedback_keys": {"assistant_id": "agent", "feedback_keys": ["k"]},
         "after_seconds": {"assistant_id": "agent", "after_seconds": -1},
         "assistant_id": {"input": {}},
@@ -438,7 +456,7 @@ async def test_unprocessable_bodies_name_the_field(client: LangGraphClient, stac
     # nothing was created by any refused request
     assert await client.runs.list(thread_id) == []
     with pytest.raises(sdk_errors.UnprocessableEntityError):
-        await client.runs.create(thread_id, "agent", multitask_strategy="nope")  # type: ignore[arg-type]
+        await client.runs.create(thread_id, "agent", multitask_strategy="nope")  # type: ignore[call-overload]  # invalid on purpose
 
 
 async def test_missing_thread_is_404(client: LangGraphClient, stack: Stack) -> None:

@@ -13,7 +13,7 @@ import pytest
 from langgraph_sdk import errors as sdk_errors
 from langgraph_sdk.client import LangGraphClient
 
-from tests.e2e.helpers import parse_body, raw_client, run_id_of, wait_for_status
+from tests.e2e.helpers import parse_body, raw_client, run_id_of, wait_for_status, wire
 from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +41,7 @@ async def wait_thread_gone(client: LangGraphClient, thread_id: str, within: floa
 
 
 async def test_stateless_wait(client: LangGraphClient, stack: Stack) -> None:
-    assert await client.runs.wait(None, "agent", input={"items": ["sl"]}) == {"items": ["sl", "a", "b"]}
+    assert await client.runs.wait(None, "agent", input=wire({"items": ["sl"]})) == {"items": ["sl", "a", "b"]}
 
     async with raw_client(stack.url) as http:
         response = await http.post("/runs/wait", json={"assistant_id": "agent", "input": {"items": ["t"]}})
@@ -60,17 +60,17 @@ async def test_stateless_wait(client: LangGraphClient, stack: Stack) -> None:
         )
         assert response.json() == {"items": ["k", "a", "b"]}
         kept = response.headers["location"].split("/")[2]
-    thread = await client.threads.get(kept)
+    thread = wire(await client.threads.get(kept))
     assert thread["status"] == "idle"
     assert thread["values"] == {"items": ["k", "a", "b"]}
     assert thread["metadata"]["graph_id"] == "agent"
     (run,) = await client.runs.list(kept)
-    assert run["kwargs"]["temporary"] is True
+    assert wire(run)["kwargs"]["temporary"] is True
     assert run["status"] == "success"
 
 
 async def test_stateless_wait_of_failing_graph(client: LangGraphClient) -> None:
-    out = await client.runs.wait(None, "failing", input={"items": ["f"]}, raise_error=False)
+    out = await client.runs.wait(None, "failing", input=wire({"items": ["f"]}), raise_error=False)
     assert out == {"__error__": {"error": "ValueError", "message": "boom: f"}}
 
 
@@ -98,7 +98,7 @@ async def test_stateless_stream(client: LangGraphClient, stack: Stack) -> None:
     parts = [
         p
         async for p in client.runs.stream(
-            None, assistant_id, input={"items": ["k"]}, stream_mode="values", on_completion="keep"
+            None, assistant_id, input=wire({"items": ["k"]}), stream_mode="values", on_completion="keep"
         )
     ]
     assert [p.event for p in parts] == ["metadata", "values", "values", "values"]
@@ -109,12 +109,12 @@ async def test_stateless_stream(client: LangGraphClient, stack: Stack) -> None:
 
 
 async def test_stateless_background_run(client: LangGraphClient) -> None:
-    run = await client.runs.create(None, "agent", input={"items": ["bg"], "delay": 0.2})
+    run = wire(await client.runs.create(None, "agent", input=wire({"items": ["bg"], "delay": 0.2})))
     assert run["kwargs"]["temporary"] is True
     assert run["status"] in ("pending", "running")
     await wait_thread_gone(client, run["thread_id"])  # the run ended and its thread went with it
 
-    kept = await client.runs.create(None, "agent", input={"items": ["bk"]}, on_completion="keep")
+    kept = await client.runs.create(None, "agent", input=wire({"items": ["bk"]}), on_completion="keep")
     done = await wait_for_status(client, kept["thread_id"], kept["run_id"])
     assert done["status"] == "success"
     assert await client.runs.join(kept["thread_id"], kept["run_id"]) == {"items": ["bk", "a", "b"]}
@@ -124,7 +124,7 @@ async def test_batch(client: LangGraphClient) -> None:
     assistant_id = await own_assistant(client)
     runs = await client.runs.create_batch(
         [
-            {"assistant_id": assistant_id, "input": {"items": [str(i)]}, "on_completion": "keep"}  # type: ignore[typeddict-item]
+            {"assistant_id": assistant_id, "input": {"items": [str(i)]}, "on_completion": "keep"}  # type: ignore[typeddict-item]  # SDK's RunCreate is total
             for i in range(3)
         ]
     )
@@ -132,11 +132,13 @@ async def test_batch(client: LangGraphClient) -> None:
     assert len({r["thread_id"] for r in runs}) == 3  # one temporary thread each
     for i, run in enumerate(runs):
         assert run["assistant_id"] == assistant_id
-        assert run["kwargs"]["input"] == {"items": [str(i)]}
+        assert wire(run)["kwargs"]["input"] == {"items": [str(i)]}
         assert (await wait_for_status(client, run["thread_id"], run["run_id"]))["status"] == "success"
         assert (await client.threads.get(run["thread_id"]))["values"] == {"items": [str(i), "a", "b"]}
 
-    deleted = await client.runs.create_batch([{"assistant_id": "agent", "input": {"items": ["d"]}}])
+    deleted = await client.runs.create_batch(
+        [{"assistant_id": "agent", "input": {"items": ["d"]}}]  # type: ignore[typeddict-item]  # SDK's RunCreate is total
+    )
     await wait_thread_gone(client, deleted[0]["thread_id"])
 
 
@@ -153,3 +155,14 @@ async def test_stateless_resume_needs_a_thread(client: LangGraphClient, stack: S
     with pytest.raises(httpx.HTTPStatusError) as raised:
         await client.runs.wait(None, "hitl", command={"resume": "yes"})
     assert raised.value.response.status_code == 400
+
+
+async def test_batch_items_in_camel_case_must_agree_with_snake_case(stack: Stack) -> None:
+    """The JS SDK's createBatch sends `assistantId` next to `assistant_id` (tests/js covers the happy
+    path); two spellings of one field that disagree are refused, naming both."""
+    async with raw_client(stack.url) as http:
+        response = await http.post(
+            "/runs/batch", json=[{"assistant_id": "agent", "assistantId": "echo", "input": {"items": []}}]
+        )
+    assert response.status_code == 422
+    assert "assistantId and assistant_id differ" in response.json()["detail"]

@@ -184,7 +184,7 @@ async def test_events_mode(client: LangGraphClient) -> None:
 
 async def test_messages_tuple_is_sent_as_messages(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
-    human = {"messages": [{"role": "user", "content": "hi"}]}
+    human: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
     parts = [
         p async for p in client.runs.stream(thread_id, "echo", input=human, stream_mode="messages-tuple")
     ]

@@ -9,7 +9,7 @@ executed the PUBLISHes, so every frame of the run arrives before the sentinel.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,12 @@ class Collector:
         return [orjson.loads(f.data) for f in self.frames if f.event == event]
 
 
+Subscribe = Callable[[str], Awaitable[Collector]]
+"""The `subscribe` fixture: a Collector subscribed to a channel (confirmed) before it returns."""
+MakeRequest = Callable[..., RunRequest]
+"""The `make_request` fixture: `make(graph_id="agent", **fields)` builds a RunRequest for the test thread."""
+
+
 @pytest.fixture
 async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url)
@@ -84,7 +90,7 @@ def keys(redis_prefix: str) -> Keys:
 
 
 @pytest.fixture
-async def subscribe(redis: Redis) -> AsyncIterator[Callable[[str], Any]]:
+async def subscribe(redis: Redis) -> AsyncIterator[Subscribe]:
     pubsubs: list[PubSub] = []
 
     async def open_collector(channel: str) -> Collector:
@@ -123,7 +129,7 @@ def thread_id() -> str:
 
 
 @pytest.fixture
-def make_request(redis_prefix: str, thread_id: str) -> Callable[..., RunRequest]:
+def make_request(redis_prefix: str, thread_id: str) -> MakeRequest:
     """A RunRequest for `graph_id` on the test's thread; keyword arguments override fields."""
 
     def make(graph_id: str = "agent", **fields: Any) -> RunRequest:
@@ -141,7 +147,7 @@ def make_request(redis_prefix: str, thread_id: str) -> Callable[..., RunRequest]
 
 
 @pytest.fixture(autouse=True)
-def _no_env_leak() -> Any:
+def _no_env_leak() -> Iterator[None]:
     # load_graph_values applies langgraph.json `env`; keep os.environ as each test found it.
     before = dict(os.environ)
     yield

@@ -13,15 +13,17 @@ from cloudevents.core.bindings.http import HTTPMessage, from_binary, to_binary
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import BaseModel
+from redis.asyncio import Redis
 
 from contracts import runtime as rt
+from contracts.queue import Keys
 from functions.app import create_app
 from functions.settings import FunctionSettings
-from tests.functions.conftest import CONFIG_PATH
+from tests.functions.conftest import CONFIG_PATH, MakeRequest, Subscribe
 
 
 @pytest.fixture
-async def client(pg_dsn: str, redis_url: str, redis) -> AsyncIterator[httpx.AsyncClient]:
+async def client(pg_dsn: str, redis_url: str, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
     settings = FunctionSettings(database_url=pg_dsn, redis_url=redis_url, config_path=CONFIG_PATH)
     app = create_app(settings)
     async with (
@@ -45,14 +47,16 @@ async def send(client: httpx.AsyncClient, event_type: str, payload: BaseModel | 
     return response, reply
 
 
-async def test_healthz_is_ok_once_started(client):
+async def test_healthz_is_ok_once_started(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
-async def test_run_request_gets_an_outcome_event(client, make_request, subscribe, keys):
+async def test_run_request_gets_an_outcome_event(
+    client: httpx.AsyncClient, make_request: MakeRequest, subscribe: Subscribe, keys: Keys
+) -> None:
     req = make_request(input={"items": ["x"]}, stream_mode=["updates"])
     channel = await subscribe(keys.run_stream_channel(req.run_id))
     response, reply = await send(client, rt.RUN_REQUESTED, req, runid=req.run_id, attempt="1")
@@ -70,7 +74,9 @@ async def test_run_request_gets_an_outcome_event(client, make_request, subscribe
     assert channel.events() == ["metadata", "updates", "updates"]
 
 
-async def test_state_get_history_and_update(client, make_request, thread_id):
+async def test_state_get_history_and_update(
+    client: httpx.AsyncClient, make_request: MakeRequest, thread_id: str
+) -> None:
     await send(client, rt.RUN_REQUESTED, make_request(input={"items": ["x"]}))
 
     _, got = await send(
@@ -92,7 +98,7 @@ async def test_state_get_history_and_update(client, make_request, thread_id):
     assert rt.StateUpdateResult.model_validate(updated.get_data()).values == {"items": ["x", "a", "b", "u"]}
 
 
-async def test_graph_info_request(client):
+async def test_graph_info_request(client: httpx.AsyncClient) -> None:
     _, reply = await send(
         client, rt.GRAPH_INFO_REQUESTED, rt.GraphInfoRequest(graph_id="agent", kind="graph")
     )
@@ -103,7 +109,7 @@ async def test_graph_info_request(client):
     assert {"step_a", "step_b"} <= {node["id"] for node in info.body["nodes"]}
 
 
-async def test_unknown_graph_is_404(client, make_request):
+async def test_unknown_graph_is_404(client: httpx.AsyncClient, make_request: MakeRequest) -> None:
     req = make_request("nope", input={})
     response, reply = await send(client, rt.RUN_REQUESTED, req)
 
@@ -114,7 +120,7 @@ async def test_unknown_graph_is_404(client, make_request):
     assert "nope" in failure.message
 
 
-async def test_unknown_event_type_is_400(client):
+async def test_unknown_event_type_is_400(client: httpx.AsyncClient) -> None:
     response, reply = await send(client, "dev.langopen.nonsense.v1", b"{}")
 
     assert response.status_code == 400
@@ -122,14 +128,14 @@ async def test_unknown_event_type_is_400(client):
     assert "nonsense" in reply.get_data()["message"]
 
 
-async def test_invalid_payload_is_400(client):
+async def test_invalid_payload_is_400(client: httpx.AsyncClient) -> None:
     response, reply = await send(client, rt.RUN_REQUESTED, orjson.dumps({"run_id": "r"}))
 
     assert response.status_code == 400
     assert rt.Failure.model_validate(reply.get_data()).error == "BadRequestError"
 
 
-async def test_request_without_cloudevent_headers_is_400(client):
+async def test_request_without_cloudevent_headers_is_400(client: httpx.AsyncClient) -> None:
     response = await client.post("/", content=b"{}", headers={"content-type": "application/json"})
 
     assert response.status_code == 400
@@ -137,7 +143,7 @@ async def test_request_without_cloudevent_headers_is_400(client):
     assert "CloudEvent" in response.json()["message"]
 
 
-async def test_state_at_missing_checkpoint_update_is_404(client, thread_id):
+async def test_state_at_missing_checkpoint_update_is_404(client: httpx.AsyncClient, thread_id: str) -> None:
     update = rt.StateUpdateRequest(
         graph_id="agent",
         thread_id=thread_id,
@@ -151,7 +157,9 @@ async def test_state_at_missing_checkpoint_update_is_404(client, thread_id):
     assert reply.get_type() == rt.FAILED
 
 
-async def test_failing_factory_fails_the_run_and_state_requests(client, make_request, thread_id):
+async def test_failing_factory_fails_the_run_and_state_requests(
+    client: httpx.AsyncClient, make_request: MakeRequest, thread_id: str
+) -> None:
     _, reply = await send(client, rt.RUN_REQUESTED, make_request("broken", input={}))
     outcome = rt.RunOutcome.model_validate(reply.get_data())
 

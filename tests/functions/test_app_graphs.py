@@ -68,7 +68,7 @@ async def db(pg_dsn: str) -> AsyncIterator[Persistence]:
         yield persistence
 
 
-def test_loads_compiled_uncompiled_factories_and_modules():
+def test_loads_compiled_uncompiled_factories_and_modules() -> None:
     values = load_graph_values(CONFIG_PATH)
 
     assert isinstance(values["agent"], Pregel)
@@ -79,7 +79,7 @@ def test_loads_compiled_uncompiled_factories_and_modules():
     assert str(CONFIG_PATH.parent.resolve()) in sys.path
 
 
-def test_env_mapping_is_applied_but_real_env_wins(tmp_path, monkeypatch):
+def test_env_mapping_is_applied_but_real_env_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LANGOPEN_TEST_KEEP", "from-env")
     config = write_app(
         tmp_path, {"g": "./agent.py:builder"}, {"LANGOPEN_TEST_NEW": "x", "LANGOPEN_TEST_KEEP": "y"}
@@ -90,7 +90,7 @@ def test_env_mapping_is_applied_but_real_env_wins(tmp_path, monkeypatch):
     assert os.environ["LANGOPEN_TEST_KEEP"] == "from-env"
 
 
-def test_env_file_is_applied(tmp_path):
+def test_env_file_is_applied(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("LANGOPEN_TEST_DOTENV=dotenv-value\n")
     load_graph_values(write_app(tmp_path, {"g": "./agent.py:builder"}, ".env"))
 
@@ -106,17 +106,17 @@ def test_env_file_is_applied(tmp_path):
         ("no_such_module_anywhere:graph", "importing no_such_module_anywhere failed"),
     ],
 )
-def test_bad_specs_fail_at_load(tmp_path, spec, message):
+def test_bad_specs_fail_at_load(tmp_path: Path, spec: str, message: str) -> None:
     with pytest.raises(GraphLoadError, match=message):
         load_graph_values(write_app(tmp_path, {"g": spec}))
 
 
-def test_unreadable_config_fails_at_load(tmp_path):
+def test_unreadable_config_fails_at_load(tmp_path: Path) -> None:
     with pytest.raises(GraphLoadError, match="Cannot read"):
         load_graph_values(tmp_path / "langgraph.json")
 
 
-async def test_registry_attaches_persistence_and_names_graphs(tmp_path, db):
+async def test_registry_attaches_persistence_and_names_graphs(tmp_path: Path, db: Persistence) -> None:
     values = load_graph_values(write_app(tmp_path, {"plain": "./agent.py:graph"}))
     registry = GraphRegistry(values, checkpointer=db.checkpointer, store=db.store)
 
@@ -129,7 +129,7 @@ async def test_registry_attaches_persistence_and_names_graphs(tmp_path, db):
         await registry.get_graph("missing", {})
 
 
-async def test_factories_sync_async_and_context_managers(tmp_path, db):
+async def test_factories_sync_async_and_context_managers(tmp_path: Path, db: Persistence) -> None:
     specs = {
         "async": "./agent.py:async_factory",
         "cm": "./agent.py:cm_factory",
@@ -155,7 +155,7 @@ async def test_factories_sync_async_and_context_managers(tmp_path, db):
         await registry.get_graph("bad", config)
 
 
-def test_settings_read_the_usual_environment(monkeypatch, tmp_path):
+def test_settings_read_the_usual_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@h:5432/d")
     monkeypatch.setenv("REDIS_URL", "redis://r:6379/2")
     monkeypatch.setenv("LANGOPEN_CONFIG", str(tmp_path / "lg.json"))
@@ -171,6 +171,6 @@ def test_settings_read_the_usual_environment(monkeypatch, tmp_path):
     assert settings.migrate is False
 
 
-def test_settings_refuse_a_non_postgres_database_url():
+def test_settings_refuse_a_non_postgres_database_url() -> None:
     with pytest.raises(ValueError, match="postgresql"):
         FunctionSettings(database_url="mysql://nope")

@@ -19,7 +19,8 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
 from contracts import runtime as rt
-from tests.functions.conftest import CONFIG_PATH
+from contracts.queue import Keys
+from tests.functions.conftest import CONFIG_PATH, MakeRequest, Subscribe
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +74,7 @@ def encode(req: rt.RunRequest) -> tuple[dict[str, str], bytes]:
     return message.headers, message.body
 
 
-async def test_serves_a_run_over_http(function_url, make_request):
+async def test_serves_a_run_over_http(function_url: str, make_request: MakeRequest) -> None:
     headers, body = encode(make_request(input={"items": ["x"]}))
     async with httpx.AsyncClient() as client:
         response = await client.post(f"{function_url}/", content=body, headers=headers)
@@ -83,7 +84,9 @@ async def test_serves_a_run_over_http(function_url, make_request):
     assert rt.RunOutcome.model_validate_json(response.content).values == {"items": ["x", "a", "b"]}
 
 
-async def test_dispatcher_hanging_up_stops_the_attempt(function_url, make_request, subscribe, keys):
+async def test_dispatcher_hanging_up_stops_the_attempt(
+    function_url: str, make_request: MakeRequest, subscribe: Subscribe, keys: Keys
+) -> None:
     req = make_request(input={"items": ["x"], "delay": 0.6}, stream_mode=["updates"])
     channel = await subscribe(keys.run_stream_channel(req.run_id))
     headers, body = encode(req)

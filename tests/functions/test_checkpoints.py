@@ -14,6 +14,8 @@ from langgraph.checkpoint.postgres.base import BasePostgresSaver
 
 from contracts.ids import uuid7
 from functions.checkpoints import CheckpointExecutor, PooledLock, install_executor, open_persistence
+from functions.execute import Executor
+from tests.functions.conftest import MakeRequest
 
 
 class ThreadSerde:
@@ -45,7 +47,7 @@ def thread_of(params: list[tuple[Any, ...]]) -> str:
     return bytes(row[-1]).decode()
 
 
-async def test_serialisers_run_inline_on_the_loop_thread(saver):
+async def test_serialisers_run_inline_on_the_loop_thread(saver: BasePostgresSaver) -> None:
     loop = asyncio.get_running_loop()
     # What asyncio.to_thread hands to the loop.
     call = functools.partial(contextvars.copy_context().run, dump, saver, 1)
@@ -62,7 +64,7 @@ async def test_serialisers_run_inline_on_the_loop_thread(saver):
     assert thread_of(params) == threading.current_thread().name
 
 
-async def test_serialiser_errors_reach_the_awaiting_coroutine(saver):
+async def test_serialiser_errors_reach_the_awaiting_coroutine(saver: BasePostgresSaver) -> None:
     with pytest.raises(ValueError, match="cannot serialise"):
         await asyncio.to_thread(
             saver._dump_writes, "t", "", "c", "task", "", [("c", ValueError("cannot serialise"))]
@@ -72,11 +74,11 @@ async def test_serialiser_errors_reach_the_awaiting_coroutine(saver):
         await asyncio.to_thread(saver._dump_writes, "t", "", "c", "task", "", [("c", StopIteration())])
 
 
-async def test_other_calls_still_run_in_a_worker_thread(saver):
+async def test_other_calls_still_run_in_a_worker_thread(saver: BasePostgresSaver) -> None:
     assert await asyncio.to_thread(threading.current_thread) is not threading.current_thread()
 
 
-def test_inline_call_outside_a_loop_gets_a_resolved_plain_future():
+def test_inline_call_outside_a_loop_gets_a_resolved_plain_future() -> None:
     saver = BasePostgresSaver(serde=ThreadSerde())
     executor = CheckpointExecutor(max_workers=1)
     try:
@@ -92,7 +94,7 @@ def test_inline_call_outside_a_loop_gets_a_resolved_plain_future():
         executor.shutdown()
 
 
-async def test_pooled_saver_lock_never_waits(pg_dsn):
+async def test_pooled_saver_lock_never_waits(pg_dsn: str) -> None:
     async with open_persistence(pg_dsn, max_size=2) as db:
         lock = db.checkpointer.lock
         assert isinstance(lock, PooledLock)
@@ -101,7 +103,9 @@ async def test_pooled_saver_lock_never_waits(pg_dsn):
             assert not lock.locked()
 
 
-async def test_concurrent_runs_each_keep_all_their_checkpoints(executor, make_request):
+async def test_concurrent_runs_each_keep_all_their_checkpoints(
+    executor: Executor, make_request: MakeRequest
+) -> None:
     requests = [make_request(thread_id=str(uuid7()), input={"items": [str(i)]}) for i in range(8)]
     outcomes = await asyncio.gather(*(executor.run(req) for req in requests))
 
@@ -113,4 +117,4 @@ async def test_concurrent_runs_each_keep_all_their_checkpoints(executor, make_re
         assert state.config["configurable"]["checkpoint_id"] == outcome.checkpoint_id
         assert outcome.values["items"][0] == str(i)
         history = [s async for s in graph.aget_state_history({"configurable": {"thread_id": req.thread_id}})]
-        assert [s.metadata["step"] for s in history] == list(range(len(history) - 2, -2, -1))
+        assert [(s.metadata or {}).get("step") for s in history] == list(range(len(history) - 2, -2, -1))

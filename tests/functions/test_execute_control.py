@@ -6,15 +6,30 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from typing import cast
 
 import orjson
 import pytest
+from redis.asyncio import Redis
 
 from contracts.frames import parse_stream_id
+from contracts.queue import Keys
+from functions.execute import Executor
+from tests.functions.conftest import MakeRequest, Subscribe
+
+StreamEntries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+async def xrange_bytes(redis: Redis, key: str, min: str = "-") -> StreamEntries:
+    """XRANGE on the tests' client, which does not decode responses: ids and fields are bytes.
+    (redis-py types entries for both modes, as `bytes | str | None`; a cast, no check.)"""
+    return cast(StreamEntries, await redis.xrange(key, min=min))
 
 
 @pytest.mark.parametrize("action", ["interrupt", "rollback"])
-async def test_cancel_message_stops_the_run(executor, subscribe, keys, make_request, redis, action):
+async def test_cancel_message_stops_the_run(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest, redis: Redis, action: str
+) -> None:
     req = make_request(input={"items": ["x"], "delay": 30}, stream_mode=["values"])
     channel = await subscribe(keys.run_stream_channel(req.run_id))
     started = time.monotonic()
@@ -34,8 +49,13 @@ async def test_cancel_message_stops_the_run(executor, subscribe, keys, make_requ
 
 
 async def test_cancel_key_set_before_start_prevents_the_run(
-    executor, subscribe, keys, make_request, redis, thread_id
-):
+    executor: Executor,
+    subscribe: Subscribe,
+    keys: Keys,
+    make_request: MakeRequest,
+    redis: Redis,
+    thread_id: str,
+) -> None:
     req = make_request(input={"items": ["x"]}, stream_mode=["values"])
     await redis.set(keys.run_cancel_key(req.run_id), "rollback")
     channel = await subscribe(keys.run_stream_channel(req.run_id))
@@ -50,7 +70,9 @@ async def test_cancel_key_set_before_start_prevents_the_run(
     assert (await graph.aget_state({"configurable": {"thread_id": thread_id}})).created_at is None
 
 
-async def test_cancel_for_another_run_is_ignored(executor, keys, make_request, redis):
+async def test_cancel_for_another_run_is_ignored(
+    executor: Executor, keys: Keys, make_request: MakeRequest, redis: Redis
+) -> None:
     req = make_request(input={"items": ["x"], "delay": 0.3})
     running = asyncio.create_task(executor.run(req))
     await asyncio.sleep(0.1)
@@ -60,7 +82,9 @@ async def test_cancel_for_another_run_is_ignored(executor, keys, make_request, r
     assert outcome.status == "success"
 
 
-async def test_timeout_ends_the_run_with_status_timeout(executor, make_request):
+async def test_timeout_ends_the_run_with_status_timeout(
+    executor: Executor, make_request: MakeRequest
+) -> None:
     started = time.monotonic()
     outcome = await executor.run(make_request(input={"items": ["x"], "delay": 30}, timeout_seconds=0.3))
 
@@ -70,14 +94,16 @@ async def test_timeout_ends_the_run_with_status_timeout(executor, make_request):
     assert outcome.error.error == "TimeoutError"
 
 
-async def test_process_wide_timeout_applies_too(executor, make_request):
+async def test_process_wide_timeout_applies_too(executor: Executor, make_request: MakeRequest) -> None:
     executor.run_timeout_seconds = 0.3
     outcome = await executor.run(make_request(input={"items": ["x"], "delay": 30}, timeout_seconds=60))
 
     assert outcome.status == "timeout"
 
 
-async def test_dispatcher_disconnect_stops_the_attempt(executor, subscribe, keys, make_request):
+async def test_dispatcher_disconnect_stops_the_attempt(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     req = make_request(input={"items": ["x"], "delay": 0.5}, stream_mode=["updates"])
     channel = await subscribe(keys.run_stream_channel(req.run_id))
     disconnected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -93,8 +119,8 @@ async def test_dispatcher_disconnect_stops_the_attempt(executor, subscribe, keys
 
 
 async def test_resumable_frames_are_stored_with_increasing_ids(
-    executor, subscribe, keys, make_request, redis
-):
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest, redis: Redis
+) -> None:
     req = make_request(
         input={"items": ["x"]},
         stream_mode=["values", "updates", "custom", "tasks", "debug"],
@@ -110,33 +136,37 @@ async def test_resumable_frames_are_stored_with_increasing_ids(
     ids = [parse_stream_id(f.id or "") for f in live]
     assert all(a < b for a, b in itertools.pairwise(ids))  # strictly increasing, never repeated
     assert any(a[0] == b[0] for a, b in itertools.pairwise(ids))  # same millisecond, new seq
-    stored = await redis.xrange(keys.run_events(req.run_id))
+    stored = await xrange_bytes(redis, keys.run_events(req.run_id))
     assert [(entry_id.decode(), f[b"e"].decode(), f[b"d"]) for entry_id, f in stored] == [
         (f.id, f.event, f.data) for f in live
     ]
-    thread_stored = await redis.xrange(keys.thread_events(req.thread_id))
+    thread_stored = await xrange_bytes(redis, keys.thread_events(req.thread_id))
     assert [entry_id.decode() for entry_id, _ in thread_stored] == [f.id for f in thread_live]
     assert [f.event for f in thread_live] == [f.event for f in live]
     assert 0 < await redis.ttl(keys.run_events(req.run_id)) <= 60
     assert 0 < await redis.ttl(keys.thread_events(req.thread_id)) <= 60
     # Replaying after the second frame gives exactly the rest (Last-Event-ID semantics).
-    rest = await redis.xrange(keys.run_events(req.run_id), min=f"({live[1].id}")
+    rest = await xrange_bytes(redis, keys.run_events(req.run_id), min=f"({live[1].id}")
     assert [entry_id.decode() for entry_id, _ in rest] == [f.id for f in live[2:]]
 
 
-async def test_resumable_script_survives_a_script_flush(executor, make_request, redis, keys):
+async def test_resumable_script_survives_a_script_flush(
+    executor: Executor, make_request: MakeRequest, redis: Redis, keys: Keys
+) -> None:
     await redis.script_flush()
     req = make_request(input={"items": ["x"]}, stream_mode=["updates"], stream_resumable=True)
     await executor.run(req)
 
-    assert [f[b"e"] for _, f in await redis.xrange(keys.run_events(req.run_id))] == [
+    assert [f[b"e"] for _, f in await xrange_bytes(redis, keys.run_events(req.run_id))] == [
         b"metadata",
         b"updates",
         b"updates",
     ]
 
 
-async def test_non_resumable_run_stores_nothing(executor, make_request, redis, keys):
+async def test_non_resumable_run_stores_nothing(
+    executor: Executor, make_request: MakeRequest, redis: Redis, keys: Keys
+) -> None:
     req = make_request(input={"items": ["x"]}, stream_mode=["updates"])
     await executor.run(req)
 
@@ -144,8 +174,8 @@ async def test_non_resumable_run_stores_nothing(executor, make_request, redis, k
 
 
 async def test_retried_attempt_resumes_from_its_own_checkpoint(
-    executor, subscribe, keys, make_request, redis
-):
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest, redis: Redis
+) -> None:
     first = make_request(input={"items": ["x"], "delay": 0.5}, stream_mode=["updates"], durability="sync")
     channel = await subscribe(keys.run_stream_channel(first.run_id))
     running = asyncio.create_task(executor.run(first))
@@ -164,14 +194,18 @@ async def test_retried_attempt_resumes_from_its_own_checkpoint(
     assert channel.payloads("updates") == [{"step_b": {"items": ["b"]}}]
 
 
-async def test_retried_attempt_without_own_checkpoint_starts_over(executor, make_request):
+async def test_retried_attempt_without_own_checkpoint_starts_over(
+    executor: Executor, make_request: MakeRequest
+) -> None:
     await executor.run(make_request(input={"items": ["p"]}))
     outcome = await executor.run(make_request(input={"items": ["x"]}, attempt=2))
 
     assert outcome.values == {"items": ["p", "a", "b", "x", "a", "b"]}
 
 
-async def test_metadata_frame_is_first_and_compact(executor, subscribe, keys, make_request):
+async def test_metadata_frame_is_first_and_compact(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     req = make_request(input={"items": ["x"]}, stream_mode=["values"], attempt=3)
     channel = await subscribe(keys.run_stream_channel(req.run_id))
     await executor.run(req)
@@ -181,7 +215,9 @@ async def test_metadata_frame_is_first_and_compact(executor, subscribe, keys, ma
     assert channel.frames[0].data == orjson.dumps({"run_id": req.run_id, "attempt": 3})
 
 
-async def test_retried_command_is_not_applied_twice(executor, subscribe, keys, make_request, redis):
+async def test_retried_command_is_not_applied_twice(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest, redis: Redis
+) -> None:
     await executor.run(make_request(input={"items": ["x"], "delay": 0.5}))
     first = make_request(
         command={"update": {"items": ["u"]}, "goto": "step_a"}, stream_mode=["tasks"], durability="sync"
@@ -200,7 +236,9 @@ async def test_retried_command_is_not_applied_twice(executor, subscribe, keys, m
 
 
 @pytest.mark.parametrize("linger", [0.0, 0.2])
-async def test_lingering_batches_keep_every_frame_in_order(executor, subscribe, keys, make_request, linger):
+async def test_lingering_batches_keep_every_frame_in_order(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest, linger: float
+) -> None:
     executor.stream_linger_seconds = linger
     req = make_request(
         input={"items": ["x"]}, stream_mode=["values", "updates", "tasks"], stream_resumable=True
@@ -218,7 +256,9 @@ async def test_lingering_batches_keep_every_frame_in_order(executor, subscribe, 
     assert ids == sorted(set(ids))
 
 
-async def test_lingering_frames_are_sent_while_the_run_goes_on(executor, subscribe, keys, make_request):
+async def test_lingering_frames_are_sent_while_the_run_goes_on(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     executor.stream_linger_seconds = 0.05
     req = make_request(input={"items": ["x"], "delay": 0.5}, stream_mode=["updates"])
     channel = await subscribe(keys.run_stream_channel(req.run_id))

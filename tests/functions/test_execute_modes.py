@@ -9,8 +9,10 @@ from typing import Any
 
 import orjson
 
+from contracts.queue import Keys
 from contracts.runtime import RunRequest
 from functions.execute import Executor
+from tests.functions.conftest import MakeRequest, Subscribe
 
 TASK_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -22,7 +24,9 @@ async def run(executor: Executor, subscribe: Any, keys: Any, req: RunRequest) ->
     return outcome, channel
 
 
-async def test_values_updates_custom_tasks_match_the_capture(executor, subscribe, keys, make_request):
+async def test_values_updates_custom_tasks_match_the_capture(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     req = make_request(input={"items": ["x"]}, stream_mode=["values", "updates", "custom", "tasks"])
     outcome, channel = await run(executor, subscribe, keys, req)
 
@@ -69,7 +73,9 @@ async def test_values_updates_custom_tasks_match_the_capture(executor, subscribe
     assert all(f.id is None for f in channel.frames)
 
 
-async def test_checkpoints_payloads_carry_the_run_config(executor, subscribe, keys, make_request, thread_id):
+async def test_checkpoints_payloads_carry_the_run_config(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest, thread_id: str
+) -> None:
     req = make_request(input={"items": ["x"]}, stream_mode=["checkpoints"])
     outcome, channel = await run(executor, subscribe, keys, req)
 
@@ -97,8 +103,8 @@ async def test_checkpoints_payloads_carry_the_run_config(executor, subscribe, ke
 
 
 async def test_debug_adds_checkpoint_and_parent_checkpoint(
-    executor, subscribe, keys, make_request, thread_id
-):
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest, thread_id: str
+) -> None:
     req = make_request(input={"items": ["x"]}, stream_mode=["debug"])
     _, channel = await run(executor, subscribe, keys, req)
 
@@ -125,7 +131,9 @@ async def test_debug_adds_checkpoint_and_parent_checkpoint(
     assert debug[3]["payload"]["result"] == {"items": ["a"]}
 
 
-async def test_messages_tuple_is_named_messages(executor, subscribe, keys, make_request, thread_id):
+async def test_messages_tuple_is_named_messages(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest, thread_id: str
+) -> None:
     req = make_request(
         "echo", input={"messages": [{"role": "user", "content": "hi"}]}, stream_mode=["messages-tuple"]
     )
@@ -146,7 +154,9 @@ async def test_messages_tuple_is_named_messages(executor, subscribe, keys, make_
     assert outcome.values["messages"][-1]["type"] == "ai"
 
 
-async def test_legacy_messages_accumulate_partials(executor, subscribe, keys, make_request):
+async def test_legacy_messages_accumulate_partials(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     req = make_request(
         "echo", input={"messages": [{"role": "user", "content": "hi"}]}, stream_mode=["messages"]
     )
@@ -165,7 +175,9 @@ async def test_legacy_messages_accumulate_partials(executor, subscribe, keys, ma
     assert all(p[0]["id"] == message_id and p[0]["type"] == "ai" for p in partials)
 
 
-async def test_whole_messages_match_the_capture(executor, subscribe, keys, make_request, thread_id):
+async def test_whole_messages_match_the_capture(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest, thread_id: str
+) -> None:
     hi = {"messages": [{"role": "user", "content": "hi"}]}
     tuple_req = make_request("echo_plain", input=hi, stream_mode=["messages-tuple"])
     _, tuples = await run(executor, subscribe, keys, tuple_req)
@@ -196,7 +208,9 @@ async def test_whole_messages_match_the_capture(executor, subscribe, keys, make_
     assert (complete["id"], complete["type"], complete["content"]) == (message_id, "ai", "echo: hi")
 
 
-async def test_messages_tuple_with_values_keeps_both(executor, subscribe, keys, make_request):
+async def test_messages_tuple_with_values_keeps_both(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     req = make_request(
         "echo",
         input={"messages": [{"role": "user", "content": "hi"}]},
@@ -212,7 +226,9 @@ async def test_messages_tuple_with_values_keeps_both(executor, subscribe, keys, 
     assert [m["type"] for m in channel.payloads("values")[-1]["messages"]] == ["human", "ai"]
 
 
-async def test_events_mode_streams_astream_events(executor, subscribe, keys, make_request):
+async def test_events_mode_streams_astream_events(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     req = make_request(input={"items": ["x"]}, stream_mode=["events", "values"])
     outcome, channel = await run(executor, subscribe, keys, req)
 
@@ -228,7 +244,9 @@ async def test_events_mode_streams_astream_events(executor, subscribe, keys, mak
     assert outcome.values == {"items": ["x", "a", "b"]}
 
 
-async def test_subgraph_events_are_named_mode_pipe_namespace(executor, subscribe, keys, make_request):
+async def test_subgraph_events_are_named_mode_pipe_namespace(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     req = make_request(
         "nested", input={"items": ["n"]}, stream_mode=["updates", "custom"], stream_subgraphs=True
     )
@@ -255,7 +273,9 @@ async def test_subgraph_events_are_named_mode_pipe_namespace(executor, subscribe
     assert outcome.values == {"items": ["n", "n", "a", "b"]}
 
 
-async def test_events_mode_with_subgraphs(executor, subscribe, keys, make_request):
+async def test_events_mode_with_subgraphs(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     req = make_request(
         "nested", input={"items": ["n"]}, stream_mode=["events", "updates"], stream_subgraphs=True
     )
@@ -268,14 +288,18 @@ async def test_events_mode_with_subgraphs(executor, subscribe, keys, make_reques
     assert "events" in channel.events()
 
 
-async def test_without_stream_subgraphs_only_root_events(executor, subscribe, keys, make_request):
+async def test_without_stream_subgraphs_only_root_events(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     req = make_request("nested", input={"items": ["n"]}, stream_mode=["updates"])
     _, channel = await run(executor, subscribe, keys, req)
 
     assert channel.events() == ["metadata", "updates"]
 
 
-async def test_context_reaches_the_runtime(executor, subscribe, keys, make_request):
+async def test_context_reaches_the_runtime(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     req = make_request("ctx", input={"items": []}, context={"tag": "blue"}, stream_mode=["updates"])
     outcome, channel = await run(executor, subscribe, keys, req)
 
@@ -283,7 +307,9 @@ async def test_context_reaches_the_runtime(executor, subscribe, keys, make_reque
     assert outcome.values == {"items": ["tag:blue"]}
 
 
-async def test_factory_is_called_with_the_run_config(executor, subscribe, keys, make_request):
+async def test_factory_is_called_with_the_run_config(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     req = make_request("made", input={"items": ["f"]}, stream_mode=["events"])
     outcome, channel = await run(executor, subscribe, keys, req)
 

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from contracts.queue import Keys
 from contracts.runtime import RunRequest
 from functions.execute import Executor, map_command
+from tests.functions.conftest import MakeRequest, Subscribe
 
 
 async def run(executor: Executor, subscribe: Any, keys: Any, req: RunRequest) -> tuple[Any, Any]:
@@ -18,7 +20,9 @@ async def run(executor: Executor, subscribe: Any, keys: Any, req: RunRequest) ->
     return outcome, channel
 
 
-async def test_interrupt_then_resume_with_command(executor, subscribe, keys, make_request):
+async def test_interrupt_then_resume_with_command(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     first = make_request("hitl", input={"items": ["v"]}, stream_mode=["values", "updates"])
     outcome, channel = await run(executor, subscribe, keys, first)
 
@@ -53,7 +57,9 @@ async def test_interrupt_then_resume_with_command(executor, subscribe, keys, mak
     assert outcome.interrupts == {}
 
 
-async def test_failure_publishes_error_event(executor, subscribe, keys, make_request):
+async def test_failure_publishes_error_event(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     req = make_request("failing", input={"items": ["x"]}, stream_mode=["values"])
     outcome, channel = await run(executor, subscribe, keys, req)
 
@@ -67,7 +73,9 @@ async def test_failure_publishes_error_event(executor, subscribe, keys, make_req
     assert outcome.values == {"items": ["x"]}  # the last checkpoint before the failing step
 
 
-async def test_failure_message_of_a_private_exception_type_is_hidden(executor, subscribe, keys, make_request):
+async def test_failure_message_of_a_private_exception_type_is_hidden(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     req = make_request("secret", input={"items": []}, stream_mode=["updates"])
     outcome, channel = await run(executor, subscribe, keys, req)
 
@@ -76,7 +84,9 @@ async def test_failure_message_of_a_private_exception_type_is_hidden(executor, s
     assert "hunter2" not in outcome.model_dump_json()
 
 
-async def test_interrupt_before_pauses_and_input_none_continues(executor, subscribe, keys, make_request):
+async def test_interrupt_before_pauses_and_input_none_continues(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest
+) -> None:
     paused = make_request(input={"items": ["x"]}, interrupt_before=["step_b"], stream_mode=["updates"])
     outcome, channel = await run(executor, subscribe, keys, paused)
 
@@ -92,14 +102,14 @@ async def test_interrupt_before_pauses_and_input_none_continues(executor, subscr
     assert outcome.values == {"items": ["x", "a", "b"]}
 
 
-async def test_interrupt_after_all_nodes(executor, make_request):
+async def test_interrupt_after_all_nodes(executor: Executor, make_request: MakeRequest) -> None:
     outcome = await executor.run(make_request(input={"items": ["x"]}, interrupt_after="*"))
 
     assert outcome.status == "success"
     assert outcome.values == {"items": ["x", "a"]}
 
 
-async def test_run_from_an_earlier_checkpoint(executor, make_request):
+async def test_run_from_an_earlier_checkpoint(executor: Executor, make_request: MakeRequest) -> None:
     first = await executor.run(make_request(input={"items": ["x"]}))
     await executor.run(make_request(input={"items": ["y"]}))
     forked = await executor.run(
@@ -110,7 +120,9 @@ async def test_run_from_an_earlier_checkpoint(executor, make_request):
 
 
 @pytest.mark.parametrize("durability", ["sync", "async", "exit"])
-async def test_every_durability_leaves_the_final_state_stored(executor, make_request, thread_id, durability):
+async def test_every_durability_leaves_the_final_state_stored(
+    executor: Executor, make_request: MakeRequest, thread_id: str, durability: str
+) -> None:
     outcome = await executor.run(make_request(input={"items": ["x"]}, durability=durability))
 
     graph = await executor.graphs.get_graph("agent", {})
@@ -119,7 +131,7 @@ async def test_every_durability_leaves_the_final_state_stored(executor, make_req
     assert outcome.checkpoint_id == snapshot.config["configurable"]["checkpoint_id"]
 
 
-def test_map_command_builds_sends_and_update_tuples():
+def test_map_command_builds_sends_and_update_tuples() -> None:
     command = map_command(
         {"update": [["items", ["u"]]], "goto": {"node": "step_b", "input": {"items": []}}, "resume": None}
     )
@@ -131,7 +143,7 @@ def test_map_command_builds_sends_and_update_tuples():
     assert map_command({"goto": "step_a"}).goto == ["step_a"]
 
 
-async def test_command_goto_and_update(executor, make_request):
+async def test_command_goto_and_update(executor: Executor, make_request: MakeRequest) -> None:
     await executor.run(make_request(input={"items": ["x"]}))
     outcome = await executor.run(make_request(command={"update": {"items": ["u"]}, "goto": "step_b"}))
 

@@ -1,4 +1,4 @@
-"""Router API fixtures: the assistant and thread routers as router.main wires them, over real
+"""Router API fixtures: the assistant, thread and store routers as router.main wires them, over real
 Postgres and Redis, with or without a real function service (functions.app under uvicorn) serving
 the end-to-end test app's graphs."""
 
@@ -22,6 +22,7 @@ from contracts.queue import Keys
 from functions.app import create_app as create_function_app
 from functions.settings import FunctionSettings
 from router.api import assistants, errors, threads
+from router.api import store as store_api
 from router.dispatch.client import FunctionClient
 from router.dispatch.targets import StaticTarget
 from router.queue.broker import Broker
@@ -96,6 +97,7 @@ async def router_app(pg_dsn: str, redis_url: str, redis_prefix: str, function_ur
         errors.install(app)
         app.include_router(assistants.router)
         app.include_router(threads.router)
+        app.include_router(store_api.router)
         app.state.services = services
         try:
             async with httpx.AsyncClient(

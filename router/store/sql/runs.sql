@@ -92,7 +92,8 @@ SELECT thread_id FROM threads WHERE thread_id = $1 FOR UPDATE
 
 -- name: run_finish_and_settle
 -- Finish the current attempt and record its effect on the thread, in one statement (after the thread
--- lock, so the check for other unfinished runs sees every run created before it).
+-- lock, so the check for other unfinished runs sees every run created before it). `thread_has_pending`
+-- tells whether a queued run of the thread can start now.
 WITH fin AS (
     UPDATE runs
     SET status = $3, output = $4, error = $5, updated_at = now(), lease_owner = NULL, lease_expires_at = NULL
@@ -109,11 +110,16 @@ WITH fin AS (
     FROM fin
     WHERE t.thread_id = fin.thread_id
 )
-SELECT * FROM fin
+SELECT fin.*, EXISTS (SELECT 1 FROM runs r WHERE r.thread_id = fin.thread_id AND r.status = 'pending')
+       AS thread_has_pending
+FROM fin
 
 -- name: run_requeue
+-- The attempt counts as used (the next claim makes attempt + 1, which resumes from the run's last
+-- checkpoint); the run is claimable again after $3 seconds.
 UPDATE runs
-SET status = 'pending', available_at = now(), lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+SET status = 'pending', available_at = now() + make_interval(secs => $3), lease_owner = NULL,
+    lease_expires_at = NULL, updated_at = now()
 WHERE run_id = $1 AND attempt = $2 AND status = 'running'
 RETURNING run_id
 

@@ -1,0 +1,148 @@
+"""The Store API's operations, run on the function's own `AsyncPostgresStore` (docs/decisions/0005).
+
+`store_options` turns the `store` section of langgraph.json into the store's index and TTL settings;
+it loads the embedding function, which is user code, so only the function service ever does. `execute`
+runs one `StoreRequest` and answers a `StoreResult` in the official server's item shapes.
+
+TTL: an item put with `ttl` (minutes) expires that long after its last write, or its last read when
+reads refresh (`refresh_ttl`, default `store.ttl.refresh_on_read`). Expired items are never answered,
+even before a sweep deletes them (LangGraph's `omit_expired`); the sweeper runs only when
+`store.ttl.sweep_interval_minutes` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+from langgraph.store.base import NOT_PROVIDED, BaseStore, InvalidNamespaceError, Item, NotProvided, TTLConfig
+from langgraph.store.base.embed import ensure_embeddings
+from langgraph.store.postgres.base import PostgresIndexConfig
+
+from contracts import runtime as rt
+from contracts.app_config import StoreConfig
+from functions.errors import StoreConfigError, StoreRequestError
+from functions.graphs import load_object
+
+logger = logging.getLogger(__name__)
+
+EMBED_FILE_MARK = ".py:"  # `path/to/file.py:function`; anything else is a LangChain `provider:model`
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """What `functions.checkpoints.open_persistence` builds the store with."""
+
+    index: PostgresIndexConfig | None
+    ttl: TTLConfig
+    sweep_interval_minutes: float | None = None
+
+
+def _embeddings(spec: str, base: Path) -> Embeddings:
+    try:
+        if EMBED_FILE_MARK not in spec:
+            return ensure_embeddings(spec)  # needs the `langchain` package and the provider's
+        embed = load_object(spec, base)
+    except Exception as exc:  # user code: any import-time error is a config error
+        raise StoreConfigError(f"store.index.embed: cannot load {spec!r}: {exc}") from exc
+    if not callable(embed) and not isinstance(embed, Embeddings):
+        raise StoreConfigError(f"store.index.embed: {spec!r} is {type(embed).__name__}, not a function")
+    return ensure_embeddings(embed)
+
+
+def store_options(config: StoreConfig, base: Path) -> StoreOptions:
+    """The store's settings for `config`; `base` is the folder of langgraph.json."""
+    ttl: TTLConfig = {"refresh_on_read": True, "omit_expired": True}
+    sweep: float | None = None
+    if config.ttl is not None:
+        ttl["refresh_on_read"] = config.ttl.refresh_on_read
+        ttl["default_ttl"] = config.ttl.default_ttl
+        sweep = config.ttl.sweep_interval_minutes
+    index: PostgresIndexConfig | None = None
+    if config.index is not None:
+        index = {"dims": config.index.dims, "embed": _embeddings(config.index.embed, base)}
+        if config.index.fields is not None:
+            index["fields"] = config.index.fields
+    return StoreOptions(index=index, ttl=ttl, sweep_interval_minutes=sweep)
+
+
+def _timestamp(moment: datetime) -> str:
+    # Postgres answers in the session's time zone; the official server answers UTC.
+    return moment.astimezone(UTC).isoformat()
+
+
+def _item(item: Item) -> rt.StoreItem:
+    return rt.StoreItem(
+        namespace=list(item.namespace),
+        key=item.key,
+        value=item.value,
+        created_at=_timestamp(item.created_at),
+        updated_at=_timestamp(item.updated_at),
+    )
+
+
+def _ttl(ttl: float | str | None) -> float | NotProvided | None:
+    return NOT_PROVIDED if ttl == "default" else (float(ttl) if ttl is not None else None)
+
+
+async def _put(store: BaseStore, op: rt.StorePut) -> rt.StoreResult:
+    await store.aput(tuple(op.namespace), op.key, op.value, index=op.index, ttl=_ttl(op.ttl))
+    return rt.StoreResult(op="put")
+
+
+async def _get(store: BaseStore, op: rt.StoreGet) -> rt.StoreResult:
+    found = await store.aget(tuple(op.namespace), op.key, refresh_ttl=op.refresh_ttl)
+    return rt.StoreResult(op="get", item=_item(found) if found is not None else None)
+
+
+async def _delete(store: BaseStore, op: rt.StoreDelete) -> rt.StoreResult:
+    await store.adelete(tuple(op.namespace), op.key)
+    return rt.StoreResult(op="delete")
+
+
+async def _search(store: BaseStore, op: rt.StoreSearch) -> rt.StoreResult:
+    found = await store.asearch(
+        tuple(op.namespace_prefix),
+        query=op.query,
+        filter=op.filter,
+        limit=op.limit,
+        offset=op.offset,
+        refresh_ttl=op.refresh_ttl,
+    )
+    items = [rt.StoreSearchItem(**_item(item).model_dump(), score=item.score) for item in found]
+    return rt.StoreResult(op="search", items=items)
+
+
+async def _list_namespaces(store: BaseStore, op: rt.StoreListNamespaces) -> rt.StoreResult:
+    found = await store.alist_namespaces(
+        prefix=tuple(op.prefix) if op.prefix else None,
+        suffix=tuple(op.suffix) if op.suffix else None,
+        max_depth=op.max_depth,
+        limit=op.limit,
+        offset=op.offset,
+    )
+    return rt.StoreResult(op="list_namespaces", namespaces=[list(ns) for ns in found])
+
+
+async def _run(store: BaseStore, op: rt.StoreOperation) -> rt.StoreResult:
+    if isinstance(op, rt.StorePut):
+        return await _put(store, op)
+    if isinstance(op, rt.StoreGet):
+        return await _get(store, op)
+    if isinstance(op, rt.StoreDelete):
+        return await _delete(store, op)
+    if isinstance(op, rt.StoreSearch):
+        return await _search(store, op)
+    return await _list_namespaces(store, op)
+
+
+async def execute(store: BaseStore, req: rt.StoreRequest) -> rt.StoreResult:
+    """Run one store operation. Operations the store refuses (a namespace it does not accept, an
+    unknown filter operator) raise StoreRequestError with the store's message."""
+    try:
+        return await _run(store, req.operation)
+    except (InvalidNamespaceError, ValueError) as exc:
+        raise StoreRequestError(str(exc)) from exc

@@ -1,0 +1,1 @@
+"""The served OpenAPI document: the official one (`upstream.json`) for the official operations."""

@@ -1,0 +1,88 @@
+"""The Store API: every operation is a synchronous STORE_REQUESTED CloudEvent to the deployment's
+function service, which runs it on the `AsyncPostgresStore` its graphs use (docs/decisions/0005).
+
+The router never touches the store's tables and never loads the embedding function, so items written
+by a graph node and through the API are one and the same, and semantic search works the same from
+both sides. Answers are in the official server's shapes: an item (or None), `{"items": [...]}` search
+results with `score`, and `{"namespaces": [[...]]}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from contracts import runtime
+from router.services.context import Services
+
+Ttl = float | Literal["default"] | None
+
+
+async def _call(services: Services, operation: runtime.StoreOperation) -> runtime.StoreResult:
+    request = runtime.StoreRequest(operation=operation)
+    return await services.functions.call(runtime.STORE_REQUESTED, request, runtime.StoreResult)
+
+
+async def put_item(
+    services: Services,
+    namespace: list[str],
+    key: str,
+    *,
+    value: dict[str, Any],
+    index: Literal[False] | list[str] | None = None,
+    ttl: Ttl = "default",
+) -> None:
+    """Create or replace the item; `ttl` in minutes, None never expires, "default" the store's."""
+    await _call(services, runtime.StorePut(namespace=namespace, key=key, value=value, index=index, ttl=ttl))
+
+
+async def get_item(
+    services: Services, namespace: list[str], key: str, *, refresh_ttl: bool | None = None
+) -> dict[str, Any] | None:
+    result = await _call(services, runtime.StoreGet(namespace=namespace, key=key, refresh_ttl=refresh_ttl))
+    return result.item.model_dump() if result.item is not None else None
+
+
+async def delete_item(services: Services, namespace: list[str], key: str) -> None:
+    """Delete the item if it exists (deleting a missing item is not an error)."""
+    await _call(services, runtime.StoreDelete(namespace=namespace, key=key))
+
+
+async def search_items(
+    services: Services,
+    namespace_prefix: list[str],
+    *,
+    filter: dict[str, Any] | None = None,
+    limit: int = 10,
+    offset: int = 0,
+    query: str | None = None,
+    refresh_ttl: bool | None = None,
+) -> dict[str, Any]:
+    """Items under the prefix matching `filter`: newest first, or most similar to `query` first when
+    the deployment configures `store.index`."""
+    operation = runtime.StoreSearch(
+        namespace_prefix=namespace_prefix,
+        filter=filter,
+        limit=limit,
+        offset=offset,
+        query=query,
+        refresh_ttl=refresh_ttl,
+    )
+    result = await _call(services, operation)
+    return {"items": [item.model_dump() for item in result.items]}
+
+
+async def list_namespaces(
+    services: Services,
+    *,
+    prefix: list[str] | None = None,
+    suffix: list[str] | None = None,
+    max_depth: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Distinct namespaces (truncated to `max_depth` labels) matching `prefix` and `suffix`."""
+    operation = runtime.StoreListNamespaces(
+        prefix=prefix, suffix=suffix, max_depth=max_depth, limit=limit, offset=offset
+    )
+    result = await _call(services, operation)
+    return {"namespaces": result.namespaces}
