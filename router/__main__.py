@@ -1,16 +1,52 @@
-"""`python -m router`: the router deployable (API + dispatcher + reaper) against a function service
-at LANGOPEN_FUNCTION_URL (in a cluster, the deployment's Knative Service)."""
+"""`python -m router`: the router deployable (API + dispatcher + reaper). Its function service is the
+one at LANGOPEN_FUNCTION_URL, or in a cluster (LANGOPEN_FUNCTION_TARGET=knative|sandbox) the Knative
+Service or the warm-pool sandboxes of AgentDeployment LANGOPEN_AGENT_DEPLOYMENT."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 import uvicorn
 
-from router.dispatch.targets import StaticTarget
+from router.dispatch import knative, sandbox
+from router.dispatch.targets import FunctionTarget, StaticTarget
 from router.main import create_app
 from router.settings import RouterSettings
+
+POD_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def build_target(settings: RouterSettings) -> FunctionTarget:
+    """The FunctionTarget `settings.function_target` names. Raises ValueError when it cannot be built."""
+    if settings.function_target == "url":
+        if not settings.function_url:
+            raise ValueError("LANGOPEN_FUNCTION_URL must name the function service")
+        return StaticTarget(settings.function_url)
+    assert settings.agent_deployment is not None  # RouterSettings checks it
+    namespace = settings.kube_namespace
+    if namespace is None:
+        if not POD_NAMESPACE_FILE.exists():
+            raise ValueError("LANGOPEN_KUBE_NAMESPACE is needed outside a pod")
+        namespace = POD_NAMESPACE_FILE.read_text().strip()
+    connection = knative.KubeConnection(settings.kubeconfig)
+    if settings.function_target == "knative":
+        return knative.KnativeTarget(
+            connection,
+            namespace=namespace,
+            name=settings.agent_deployment,
+            resolve_timeout_seconds=settings.target_resolve_timeout_seconds,
+        )
+    return sandbox.SandboxTarget(
+        connection,
+        namespace=namespace,
+        deployment=settings.agent_deployment,
+        port=settings.sandbox_port,
+        release=settings.sandbox_release,
+        idle_seconds=settings.sandbox_idle_seconds,
+        bind_timeout_seconds=settings.target_resolve_timeout_seconds,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,10 +55,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=2024)
     args = parser.parse_args(argv)
     settings = RouterSettings()
-    if not settings.function_url:
-        parser.error("LANGOPEN_FUNCTION_URL must name the function service")
+    try:
+        target = build_target(settings)
+    except ValueError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(settings, function_target=StaticTarget(settings.function_url))
+    app = create_app(settings, function_target=target)
     uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools", log_level="warning")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,43 @@ class RouterSettings(BaseSettings):
         default=None,
         description="URL of the deployment's function service (a Knative Service in a cluster). "
         "`langopen dev` supplies a local process instead.",
+    )
+    function_target: Literal["url", "knative", "sandbox"] = Field(
+        default="url",
+        description="How `python -m router` reaches the function service: `url` (default) the fixed "
+        "`function_url`; `knative` the Knative Service URL in AgentDeployment `agent_deployment`'s status; "
+        "`sandbox` one Agent Sandbox per request, claimed from that deployment's warm pool.",
+    )
+    agent_deployment: str | None = Field(
+        default=None, description="Name of the AgentDeployment served (targets `knative` and `sandbox`)."
+    )
+    kube_namespace: str | None = Field(
+        default=None,
+        description="Namespace of `agent_deployment`. Default: the router pod's own namespace.",
+    )
+    kubeconfig: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KUBECONFIG", "LANGOPEN_KUBECONFIG"),
+        description="Kubeconfig file for the cluster targets. None (default): the pod's service account.",
+    )
+    target_resolve_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest one request waits for a Ready Knative Service URL or a bound sandbox before "
+        "the run is retried later (default 60 s).",
+    )
+    sandbox_port: int = Field(
+        default=8080, ge=1, le=65535, description="Port of the function runtime in a sandbox (default 8080)."
+    )
+    sandbox_release: Literal["delete", "reuse"] = Field(
+        default="delete",
+        description="`delete` (default): a sandbox serves one request (one run) and its claim is deleted "
+        "after it; `reuse`: a claim whose request succeeded serves later ones for `sandbox_idle_seconds`.",
+    )
+    sandbox_idle_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long policy `reuse` keeps an idle claimed sandbox (default 300 s).",
     )
     db_pool_min: int = Field(default=2, ge=1, description="Postgres pool minimum connections.")
     db_pool_max: int = Field(default=20, ge=1, description="Postgres pool maximum connections.")
@@ -121,6 +159,8 @@ class RouterSettings(BaseSettings):
     def _check(self) -> RouterSettings:
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("db_pool_min must not exceed db_pool_max")
+        if self.function_target != "url" and not self.agent_deployment:
+            raise ValueError(f"function_target {self.function_target!r} needs agent_deployment")
         if self.reaper_interval_seconds >= self.lease_seconds:
             raise ValueError("reaper_interval_seconds must be shorter than lease_seconds")
         return self
