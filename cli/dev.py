@@ -31,11 +31,12 @@ import uvloop
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from cli import activator, embedded
+from cli import activator, admin, embedded
 from cli import migrate as cli_migrate
 from contracts import app_config
 from router import main as router_main
 from router.settings import RouterSettings
+from router.store import pool as pool_store
 
 logger = logging.getLogger("langopen.dev")
 
@@ -98,6 +99,9 @@ class DevOptions:
     host: str
     port: int
     data_dir: Path | None = None
+    auth: bool = False
+    """Require API keys; the served (default) deployment belongs to `auth_project`."""
+    auth_project: str = "default"
 
     @property
     def api_url(self) -> str:
@@ -224,6 +228,8 @@ async def _serve(options: DevOptions, settings: DevSettings, sock: socket.socket
         database_url, redis_url = await _start_services(stack, data_dir, settings, signals)
         signals.check()
         await _migrate(database_url)
+        if options.auth:
+            await _bind_project(database_url, options.auth_project)
         signals.check()
         target = activator.LocalFunctionProcess(
             config_path=config_path,
@@ -239,7 +245,9 @@ async def _serve(options: DevOptions, settings: DevSettings, sock: socket.socket
             "REDIS_URL": redis_url,
             "LANGOPEN_CONFIG": config_path,
         }
-        app = router_main.create_app(RouterSettings(**aliases), function_target=target)
+        app = router_main.create_app(
+            RouterSettings(**aliases), function_target=target, require_auth=options.auth
+        )
         uvicorn_config = uvicorn.Config(
             app,
             http="httptools",
@@ -296,6 +304,17 @@ async def _start_services(
         stack.push_async_callback(asyncio.to_thread, redis.stop)
         redis_url = await asyncio.to_thread(redis.start)
     return database_url, redis_url
+
+
+async def _bind_project(database_url: str, project: str) -> None:
+    """With --auth: the default deployment belongs to `project` (created if missing)."""
+    async with (
+        pool_store.open_pool(database_url, min_size=1, max_size=1, command_timeout=30.0) as pool,
+        pool.acquire() as conn,
+        conn.transaction(),
+    ):
+        await admin.bind_default_deployment(conn, project=project)
+    logger.info("API keys required; the default deployment belongs to project %s", project)
 
 
 async def _migrate(database_url: str) -> None:

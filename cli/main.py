@@ -13,7 +13,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from cli import dev
+from cli import admin, dev
 from cli import migrate as cli_migrate
 
 DEFAULT_PORT = 2024  # the port `langgraph dev` uses, so SDK examples work unchanged
@@ -56,6 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="accepted for compatibility with `langgraph dev`; LangOpen never opens a browser",
     )
 
+    dev_parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="require API keys (X-Api-Key), as the production router always does",
+    )
+    dev_parser.add_argument(
+        "--project",
+        default="default",
+        help="with --auth: the project the served deployment belongs to (default: %(default)s)",
+    )
+    admin.add_parser(commands)
+
     migrate_parser = commands.add_parser(
         "migrate",
         help="apply the database migrations (router tables, LangGraph checkpoints and store)",
@@ -71,9 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "dev":
         options = dev.DevOptions(
-            config_path=args.config, host=args.host, port=args.port, data_dir=args.data_dir
+            config_path=args.config,
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            auth=args.auth,
+            auth_project=args.project,
         )
         return dev.run(options, dev.DevSettings())
+    if args.command == "admin":
+        return admin.run(args)
     return _migrate(args.database_url)
 
 

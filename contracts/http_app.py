@@ -63,7 +63,9 @@ class HttpConfig(BaseModel):
     disable_meta: bool = Field(default=False, description="removes /openapi.json, /docs, /info, /metrics")
     disable_ui: bool = Field(default=False, description="LangOpen serves no /ui routes, so always true")
     disable_webhooks: bool = False
-    enable_custom_route_auth: bool = False
+    enable_custom_route_auth: bool = Field(
+        default=False, description="custom routes require what built-in routes do (an API key); off: open"
+    )
     cors: CorsConfig | None = None
 
     @model_validator(mode="before")
@@ -86,10 +88,6 @@ class HttpConfig(BaseModel):
         if self.disable_webhooks:
             raise ValueError(
                 "http.disable_webhooks is not supported by LangOpen: runs created with a webhook always call it"
-            )
-        if self.enable_custom_route_auth:
-            raise ValueError(
-                "http.enable_custom_route_auth is not supported by LangOpen: custom routes get no auth"
             )
         return self
 

@@ -20,6 +20,11 @@ class Keys:
 
     prefix: str = DEFAULT_PREFIX
 
+    def auth_failures(self, kind: str, subject: str) -> str:
+        """Counter of failed authentications of one client address (`kind` "client") or one key
+        prefix (`kind` "key") in the current window; expires with the window."""
+        return f"{self.prefix}:auth:fail:{kind}:{subject}"
+
     def wake_list(self) -> str:
         """A list holding only sentinels; any dispatcher that pops one looks for runnable runs."""
         return f"{self.prefix}:runs:wake"

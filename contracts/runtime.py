@@ -54,6 +54,11 @@ RunStatus = Literal["pending", "running", "error", "success", "timeout", "interr
 CancelAction = Literal["interrupt", "rollback"]
 
 
+DEFAULT_DEPLOYMENT_ID = "00000000-0000-0000-0000-000000000001"
+"""The deployment migration 0004 creates (`default`); every other deployment's store items live
+under the namespace label `deployment-<id>` (functions.store.DeploymentStore)."""
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -80,6 +85,9 @@ class RunRequest(_Model):
     durability: Durability = "async"
     timeout_seconds: float | None = Field(default=None, gt=0, description="whole-run deadline")
     redis_prefix: str = Field(description="contracts.queue.Keys prefix the router uses")
+    deployment_id: str | None = Field(
+        default=None, description="the run's deployment: its graph's store sees only that deployment's items"
+    )
 
 
 class RunError(_Model):
@@ -210,6 +218,9 @@ class StoreRequest(_Model):
     """One operation on the deployment's store, executed by the function service (docs/decisions/0005)."""
 
     operation: StoreOperation
+    deployment_id: str | None = Field(
+        default=None, description="the deployment whose items the operation sees (None: the default one)"
+    )
 
 
 class StoreItem(_Model):

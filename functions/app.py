@@ -109,7 +109,8 @@ async def _wait_disconnect(receive: Receive) -> None:
 async def _run(services: Services, req: rt.RunRequest, receive: Receive) -> Reply:
     disconnected = asyncio.ensure_future(_wait_disconnect(receive))
     try:
-        outcome = await services.executor.run(req, disconnected=disconnected)
+        with store_ops.acting_for(req.deployment_id):  # the graph's store: this deployment's items only
+            outcome = await services.executor.run(req, disconnected=disconnected)
     finally:
         disconnected.cancel()
     extensions = {rt.EXT_RUN_ID: req.run_id, rt.EXT_ATTEMPT: str(req.attempt)}
@@ -261,7 +262,8 @@ def create_app(settings: FunctionSettings) -> Starlette:
             )
             control = ControlListener(redis, confirm_timeout=settings.redis_timeout_seconds)
             try:
-                graphs = GraphRegistry(values, checkpointer=db.checkpointer, store=db.store)
+                store = store_ops.DeploymentStore(db.store)
+                graphs = GraphRegistry(values, checkpointer=db.checkpointer, store=store)
                 executor = Executor(
                     graphs=graphs,
                     redis=redis,
@@ -271,7 +273,7 @@ def create_app(settings: FunctionSettings) -> Starlette:
                 )
                 async with http_app.running(user_app):
                     app.state.services = Services(
-                        graphs=graphs, executor=executor, store=db.store, http_app=user_app
+                        graphs=graphs, executor=executor, store=store, http_app=user_app
                     )
                     logger.info("function runtime ready: graphs %s", ", ".join(graphs.graph_ids))
                     yield

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         lifespan="on",
         access_log=False,
         timeout_keep_alive=int(settings.keep_alive_seconds),
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=round(settings.shutdown_grace_seconds),
     )
 
 

@@ -77,6 +77,13 @@ class FunctionSettings(BaseSettings):
         "than the router's own idle limit (15 s), so the router, not this server, ends idle connections and "
         "never sends a request on one being closed.",
     )
+    shutdown_grace_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="On SIGTERM, seconds runs in flight get to finish (new requests are refused meanwhile); "
+        "runs still going are then stopped and their dispatcher requeues them at once. Keep it below the "
+        "pod's terminationGracePeriodSeconds. Default 30.",
+    )
     migrate: bool = Field(
         default=False,
         description="Create/upgrade LangGraph's tables at startup. Off by default: `langopen migrate` owns "

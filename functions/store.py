@@ -8,17 +8,41 @@ TTL: an item put with `ttl` (minutes) expires that long after its last write, or
 reads refresh (`refresh_ttl`, default `store.ttl.refresh_on_read`). Expired items are never answered,
 even before a sweep deletes them (LangGraph's `omit_expired`); the sweeper runs only when
 `store.ttl.sweep_interval_minutes` is set.
+
+Deployments: `DeploymentStore` wraps the store graphs and the Store API use, so that work acting for
+a deployment other than the default one (`acting_for`, from the `deployment_id` of a RunRequest or a
+StoreRequest) reads and writes only under the namespace label `deployment-<id>`, which answers leave
+out. It is the one place that rule lives: the router sends the deployment and nothing else.
 """
 
 from __future__ import annotations
 
+import contextvars
+import copy
 import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from langchain_core.embeddings import Embeddings
-from langgraph.store.base import NOT_PROVIDED, BaseStore, InvalidNamespaceError, Item, NotProvided, TTLConfig
+from langgraph.store.base import (
+    NOT_PROVIDED,
+    BaseStore,
+    GetOp,
+    InvalidNamespaceError,
+    Item,
+    ListNamespacesOp,
+    MatchCondition,
+    NotProvided,
+    Op,
+    PutOp,
+    Result,
+    SearchOp,
+    TTLConfig,
+)
 from langgraph.store.base.embed import ensure_embeddings
 from langgraph.store.postgres.base import PostgresIndexConfig
 
@@ -30,6 +54,89 @@ from functions.graphs import load_object
 logger = logging.getLogger(__name__)
 
 EMBED_FILE_MARK = ".py:"  # `path/to/file.py:function`; anything else is a LangChain `provider:model`
+DEPLOYMENT_LABEL_PREFIX = "deployment-"
+
+_scope: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("langopen_store_scope", default=())
+
+
+def scope_of(deployment_id: str | None) -> tuple[str, ...]:
+    """The namespace labels a deployment's items live under: none for the default deployment (items
+    from before tenancy stay where they are), `deployment-<id>` for any other."""
+    if deployment_id is None or deployment_id == rt.DEFAULT_DEPLOYMENT_ID:
+        return ()
+    return (f"{DEPLOYMENT_LABEL_PREFIX}{deployment_id}",)
+
+
+@contextmanager
+def acting_for(deployment_id: str | None) -> Iterator[None]:
+    """Inside the block (and the tasks and threads it starts), the DeploymentStore sees only
+    `deployment_id`'s items."""
+    token = _scope.set(scope_of(deployment_id))
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def _scoped_conditions(op: ListNamespacesOp, scope: tuple[str, ...]) -> tuple[MatchCondition, ...]:
+    conditions = [
+        MatchCondition(match_type="prefix", path=scope + tuple(c.path)) if c.match_type == "prefix" else c
+        for c in op.match_conditions or ()
+    ]
+    if not any(c.match_type == "prefix" for c in conditions):
+        conditions.insert(0, MatchCondition(match_type="prefix", path=scope))
+    return tuple(conditions)
+
+
+def _scoped_op(op: Op, scope: tuple[str, ...]) -> Op:
+    if isinstance(op, GetOp | PutOp):
+        return op._replace(namespace=scope + tuple(op.namespace))
+    if isinstance(op, SearchOp):
+        return op._replace(namespace_prefix=scope + tuple(op.namespace_prefix))
+    if isinstance(op, ListNamespacesOp):
+        depth = op.max_depth + len(scope) if op.max_depth is not None else None
+        return op._replace(match_conditions=_scoped_conditions(op, scope), max_depth=depth)
+    raise TypeError(f"unknown store operation {type(op).__name__}")
+
+
+def _unscoped_item(item: Item, depth: int) -> Item:
+    answered = copy.copy(item)
+    answered.namespace = tuple(item.namespace[depth:])
+    return answered
+
+
+def _unscoped_result(result: Result, depth: int) -> Result:
+    if isinstance(result, Item):
+        return _unscoped_item(result, depth)
+    if isinstance(result, list) and result and isinstance(result[0], Item):
+        return [_unscoped_item(item, depth) for item in cast(list[Item], result)]
+    if isinstance(result, list):
+        return [tuple(ns[depth:]) for ns in cast(list[tuple[str, ...]], result)]
+    return result
+
+
+class DeploymentStore(BaseStore):
+    """The store of the deployment the current work acts for (`acting_for`): every namespace gets the
+    deployment's labels in front, every answer has them taken off."""
+
+    def __init__(self, inner: BaseStore) -> None:
+        self.inner = inner
+        self.supports_ttl = inner.supports_ttl
+        self.ttl_config = inner.ttl_config
+
+    def _scoped(self, ops: Iterable[Op]) -> tuple[tuple[str, ...], list[Op]]:
+        scope = _scope.get()
+        return scope, [_scoped_op(op, scope) if scope else op for op in ops]
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        scope, scoped = self._scoped(ops)
+        results = self.inner.batch(scoped)
+        return [_unscoped_result(r, len(scope)) for r in results] if scope else results
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        scope, scoped = self._scoped(ops)
+        results = await self.inner.abatch(scoped)
+        return [_unscoped_result(r, len(scope)) for r in results] if scope else results
 
 
 @dataclass(frozen=True)
@@ -141,8 +248,10 @@ async def _run(store: BaseStore, op: rt.StoreOperation) -> rt.StoreResult:
 
 async def execute(store: BaseStore, req: rt.StoreRequest) -> rt.StoreResult:
     """Run one store operation. Operations the store refuses (a namespace it does not accept, an
-    unknown filter operator) raise StoreRequestError with the store's message."""
+    unknown filter operator) raise StoreRequestError with the store's message. The operation acts for
+    the request's deployment (a DeploymentStore sees only that deployment's items)."""
     try:
-        return await _run(store, req.operation)
+        with acting_for(req.deployment_id):
+            return await _run(store, req.operation)
     except (InvalidNamespaceError, ValueError) as exc:
         raise StoreRequestError(str(exc)) from exc

@@ -49,7 +49,9 @@ def build_target(settings: RouterSettings) -> FunctionTarget:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, *, require_auth: bool = True) -> None:
+    """Serve the router. It always requires API keys; only the test suite's entry point
+    (tests/e2e/router_open.py) passes `require_auth=False`."""
     parser = argparse.ArgumentParser(prog="python -m router")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2024)
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(settings, function_target=target)
+    app = create_app(settings, function_target=target, require_auth=require_auth)
     uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools", log_level="warning")
 
 

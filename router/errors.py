@@ -2,6 +2,7 @@
 router/api/errors.py maps classes to HTTP status codes.
 
 RouterError
+ ├── UnauthorizedError (401), ForbiddenError (403), RateLimitedError (429)
  ├── NotFoundError ── ThreadNotFoundError, RunNotFoundError, AssistantNotFoundError, CheckpointNotFoundError
  ├── ConflictError ── ThreadBusyError, AlreadyExistsError
  ├── InvalidRequestError (400) ── UnsupportedMediaTypeError (415)
@@ -43,6 +44,28 @@ class AssistantNotFoundError(NotFoundError):
 
 class CheckpointNotFoundError(NotFoundError):
     """Checkpoint not found."""
+
+
+class UnauthorizedError(RouterError):
+    """Missing authentication headers"""
+
+    code = "unauthorized"
+
+
+class ForbiddenError(RouterError):
+    """Forbidden"""
+
+    code = "forbidden"
+
+
+class RateLimitedError(RouterError):
+    """Too many failed authentication attempts"""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int) -> None:
+        super().__init__(message, retry_after_seconds=retry_after_seconds)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class ConflictError(RouterError):

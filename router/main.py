@@ -18,12 +18,15 @@ from contracts import app_config
 from contracts.queue import Keys
 from router.api import a2a as a2a_api
 from router.api import assistants, errors, runs, stateless, system, thread_stream, threads
+from router.api import auth as auth_api
 from router.api import crons as crons_api
 from router.api import events as events_api
 from router.api import http_app as http_app_api
 from router.api import mcp as mcp_api
 from router.api import store as store_api
 from router.api.openapi import document as openapi_document
+from router.auth.limits import FailureLimiter
+from router.auth.principals import ApiKeyAuthenticator
 from router.dispatch.client import FunctionClient
 from router.dispatch.proxy import HttpAppProxy
 from router.dispatch.targets import FunctionTarget
@@ -43,7 +46,10 @@ log = logging.getLogger(__name__)
 REDIS_SOCKET_TIMEOUT_SECONDS = 10.0
 
 
-def create_app(settings: RouterSettings, *, function_target: FunctionTarget) -> FastAPI:
+def create_app(
+    settings: RouterSettings, *, function_target: FunctionTarget, require_auth: bool = True
+) -> FastAPI:
+    """The router app; `require_auth=False` (only `langopen dev` without `--auth`) lets anyone in."""
     config = app_config.load_app_config(settings.config_path)
     webhook_headers = config.webhooks.resolved_headers(os.environ)  # fails at startup, not per call
     http_app_proxy = HttpAppProxy(function_target)
@@ -88,6 +94,20 @@ def create_app(settings: RouterSettings, *, function_target: FunctionTarget) -> 
             deliverer = Deliverer(services, webhook_client)
             services.kick_webhooks = deliverer.kick
             app.state.services = services
+            app.state.gate = auth_api.Gate(
+                services=services,
+                authenticator=ApiKeyAuthenticator(
+                    pool, last_used_resolution_seconds=settings.key_last_used_resolution_seconds
+                )
+                if require_auth
+                else None,
+                limiter=FailureLimiter(
+                    redis,
+                    services.keys,
+                    limit=settings.auth_failures_per_window,
+                    window_seconds=settings.auth_failure_window_seconds,
+                ),
+            )
             await dispatcher.start()
             await reaper.start()
             await scheduler.start()
@@ -110,6 +130,7 @@ def create_app(settings: RouterSettings, *, function_target: FunctionTarget) -> 
         version="0.1.0",
         lifespan=lifespan,
         docs_url=None,  # router.api.system serves /docs, listed in the schema
+        redoc_url=None,  # and /redoc, behind the key check like every route but the public ones
         openapi_url="/openapi.json",
     )
     errors.install(app)
@@ -126,7 +147,15 @@ def create_app(settings: RouterSettings, *, function_target: FunctionTarget) -> 
         mcp_api,
         events_api,
     ):
-        app.include_router(http_app_api.enabled_routes(module.router, config.http))
+        app.include_router(
+            http_app_api.enabled_routes(module.router, config.http), dependencies=[auth_api.Authorized]
+        )
+    auth_api.check_declared(app.routes)
+    app.add_middleware(
+        auth_api.DeploymentPrefix,
+        base_domain=settings.deployment_base_domain,
+        path_prefix=settings.deployment_path_prefix,
+    )
     # The official document for the official operations (router.api.openapi), built below once the
     # route table is final; set first so that custom routes' schema (http_app) is merged into it.
     served_openapi: dict[str, Any] = {}

@@ -154,6 +154,33 @@ class RouterSettings(BaseSettings):
         description="Longest the webhook deliverer sleeps without looking at the outbox (default 60 s); "
         "it is otherwise woken by this replica's outcomes and by the earliest retry due.",
     )
+    deployment_base_domain: str | None = Field(
+        default=None,
+        description="Base domain of deployment hosts: a request to `{name}.{base domain}` acts for "
+        "deployment `name` (default unset: hosts name no deployment).",
+    )
+    deployment_path_prefix: bool = Field(
+        default=True,
+        description="Whether `/d/{name}/…` names deployment `name` (default true). A request naming no "
+        "deployment acts for `default_deployment`.",
+    )
+    default_deployment: str = Field(
+        default="default", description="Deployment of requests that name none (default `default`)."
+    )
+    auth_failures_per_window: int = Field(
+        default=20,
+        ge=1,
+        description="Failed authentications one client address, or one key prefix, may make per window "
+        "before it gets 429 (default 20).",
+    )
+    auth_failure_window_seconds: int = Field(
+        default=60, ge=1, description="Window of the failed-authentication limit (default 60 s)."
+    )
+    key_last_used_resolution_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="A key's last-used time is written at most this often (default 60 s), not per request.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> RouterSettings:

@@ -20,7 +20,7 @@ async def test_concurrent_migrations_apply_once(pg_dsn: str) -> None:
         }
     finally:
         await conn.close()
-    assert [r["version"] for r in versions] == [1, 2, 3]
+    assert [r["version"] for r in versions] == [1, 2, 3, 4]
     assert {"assistants", "threads", "runs", "checkpoints", "checkpoint_writes", "store"} <= tables
     assert {"crons", "webhook_deliveries"} <= tables
     assert {"event_subscriptions", "event_deliveries"} <= tables

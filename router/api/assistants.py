@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from router import errors
 from router.api import deps, responses
+from router.api.auth import AuditorDep
 from router.api.deps import ServicesDep, check_uuid
 from router.api.schemas import (
     VERSION_MAX,
@@ -120,15 +121,20 @@ async def patch_assistant(services: ServicesDep, assistant_id: str, body: Assist
 
 @router.delete("/assistants/{assistant_id}")
 async def delete_assistant(
-    services: ServicesDep, assistant_id: str, delete_threads: Annotated[str | None, Query()] = None
+    services: ServicesDep,
+    assistant_id: str,
+    auditor: AuditorDep,
+    delete_threads: Annotated[str | None, Query()] = None,
 ) -> Response:
     """`?delete_threads=true` also deletes the threads whose metadata names this assistant."""
     aid = assistant_id_param(assistant_id)
     await assistants_service.require(services, aid)
     await runs_service.cancel_assistant_runs(services, aid)
-    if delete_threads is not None and delete_threads.lower() == "true":
+    with_threads = delete_threads is not None and delete_threads.lower() == "true"
+    if with_threads:
         await threads_service.delete_for_assistant(services, aid)
     await assistants_service.delete(services, aid)
+    await auditor.record("assistant.delete", target=aid, details={"delete_threads": with_threads})
     return responses.no_content()
 
 

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Body
 from starlette.responses import Response
 
 from router.api import deps, responses
+from router.api.auth import Auditor, AuditorDep
 from router.api.deps import ServicesDep, check_uuid
 from router.api.schemas import pagination_headers
+from router.models import Cron
 from router.requests import CronCount, CronCreate, CronPatch, CronSearch
 from router.services import crons as crons_service
 
@@ -22,14 +24,28 @@ def _uuid(value: str, what: str) -> str:
 
 
 @router.post("/threads/{thread_id}/runs/crons")
-async def create_thread_cron(thread_id: str, body: CronCreate, services: ServicesDep) -> Response:
+async def create_thread_cron(
+    thread_id: str, body: CronCreate, services: ServicesDep, auditor: AuditorDep
+) -> Response:
     cron = await crons_service.create(services, body, thread_id=_uuid(thread_id, "thread"))
+    await _record_created(auditor, cron)
     return responses.json(cron)
 
 
+async def _record_created(auditor: Auditor, cron: Cron) -> None:
+    details = {
+        "assistant_id": cron["assistant_id"],
+        "thread_id": cron["thread_id"],
+        "schedule": cron["schedule"],
+    }
+    await auditor.record("cron.create", target=cron["cron_id"], details=details)
+
+
 @router.post("/runs/crons")
-async def create_cron(body: CronCreate, services: ServicesDep) -> Response:
-    return responses.json(await crons_service.create(services, body, thread_id=None))
+async def create_cron(body: CronCreate, services: ServicesDep, auditor: AuditorDep) -> Response:
+    cron = await crons_service.create(services, body, thread_id=None)
+    await _record_created(auditor, cron)
+    return responses.json(cron)
 
 
 @router.post("/runs/crons/search")
@@ -50,11 +66,16 @@ async def get_cron(cron_id: str, services: ServicesDep) -> Response:
 
 
 @router.patch("/runs/crons/{cron_id}")
-async def patch_cron(cron_id: str, body: CronPatch, services: ServicesDep) -> Response:
-    return responses.json(await crons_service.patch(services, _uuid(cron_id, "cron"), body))
+async def patch_cron(cron_id: str, body: CronPatch, services: ServicesDep, auditor: AuditorDep) -> Response:
+    cron = await crons_service.patch(services, _uuid(cron_id, "cron"), body)
+    changed = sorted(body.model_dump(exclude_unset=True))
+    await auditor.record("cron.update", target=cron["cron_id"], details={"fields": changed})
+    return responses.json(cron)
 
 
 @router.delete("/runs/crons/{cron_id}")
-async def delete_cron(cron_id: str, services: ServicesDep) -> Response:
-    await crons_service.delete(services, _uuid(cron_id, "cron"))
+async def delete_cron(cron_id: str, services: ServicesDep, auditor: AuditorDep) -> Response:
+    cron_id = _uuid(cron_id, "cron")
+    await crons_service.delete(services, cron_id)
+    await auditor.record("cron.delete", target=cron_id)
     return responses.no_content()

@@ -24,6 +24,9 @@ INVALID_JSON = "Invalid JSON in request body"  # the official server's words
 FASTAPI_UNREADABLE_BODY = "There was an error parsing the body"
 
 STATUS_BY_ERROR: dict[type[errors.RouterError], int] = {
+    errors.UnauthorizedError: 401,
+    errors.ForbiddenError: 403,
+    errors.RateLimitedError: 429,
     errors.NotFoundError: 404,
     errors.ConflictError: 409,
     errors.InvalidRequestError: 400,
@@ -47,6 +50,15 @@ def detail_response(status: int, detail: Any, headers: dict[str, str] | None = N
     )
 
 
+def error_response(exc: errors.RouterError) -> Response:
+    """The official answer to a domain error: `{"detail": message}` with its status (and
+    `Retry-After` when rate limited)."""
+    status = status_for(exc)
+    if isinstance(exc, errors.RateLimitedError):
+        return detail_response(status, exc.message, {"Retry-After": str(exc.retry_after_seconds)})
+    return detail_response(status, exc.message)
+
+
 def describe_validation_error(exc: RequestValidationError) -> str:
     """`field.path: message` for each problem, one per line; body-level paths drop the `body` prefix."""
     lines = []
@@ -68,7 +80,7 @@ def install(app: FastAPI) -> None:
         status = status_for(exc)
         if status >= 500:
             log.error("request failed: %s %s: %s", request.method, request.url.path, exc, exc_info=exc)
-        return detail_response(status, exc.message)
+        return error_response(exc)
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

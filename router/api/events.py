@@ -29,6 +29,7 @@ from starlette.responses import Response
 
 from router import errors
 from router.api import deps, responses
+from router.api.auth import AuditorDep
 from router.api.deps import ServicesDep, check_uuid
 from router.services import triggers as triggers_service
 
@@ -167,8 +168,16 @@ def _uuid(value: str) -> str:
 
 
 @router.post("/events/subscriptions")
-async def create_subscription(body: triggers_service.SubscriptionCreate, services: ServicesDep) -> Response:
-    return responses.json(await triggers_service.create(services, body))
+async def create_subscription(
+    body: triggers_service.SubscriptionCreate, services: ServicesDep, auditor: AuditorDep
+) -> Response:
+    subscription = await triggers_service.create(services, body)
+    await auditor.record(
+        "subscription.create",
+        target=str(subscription["subscription_id"]),
+        details={"assistant_id": str(subscription.get("assistant_id"))},
+    )
+    return responses.json(subscription)
 
 
 @router.get("/events/subscriptions")
@@ -191,12 +200,18 @@ async def get_subscription(subscription_id: str, services: ServicesDep) -> Respo
 
 @router.patch("/events/subscriptions/{subscription_id}")
 async def patch_subscription(
-    subscription_id: str, body: triggers_service.SubscriptionPatch, services: ServicesDep
+    subscription_id: str, body: triggers_service.SubscriptionPatch, services: ServicesDep, auditor: AuditorDep
 ) -> Response:
-    return responses.json(await triggers_service.patch(services, _uuid(subscription_id), body))
+    subscription_id = _uuid(subscription_id)
+    subscription = await triggers_service.patch(services, subscription_id, body)
+    changed = sorted(body.model_dump(exclude_unset=True))
+    await auditor.record("subscription.update", target=subscription_id, details={"fields": changed})
+    return responses.json(subscription)
 
 
 @router.delete("/events/subscriptions/{subscription_id}", status_code=204)
-async def delete_subscription(subscription_id: str, services: ServicesDep) -> Response:
-    await triggers_service.delete(services, _uuid(subscription_id))
+async def delete_subscription(subscription_id: str, services: ServicesDep, auditor: AuditorDep) -> Response:
+    subscription_id = _uuid(subscription_id)
+    await triggers_service.delete(services, subscription_id)
+    await auditor.record("subscription.delete", target=subscription_id)
     return responses.no_content()

@@ -18,11 +18,13 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts import http_app as contract
 from router import errors
+from router.api import auth as auth_api
 from router.api import errors as api_errors
 from router.dispatch.proxy import HttpAppProxy, ProxyRequest
 from router.services.context import Services
@@ -136,10 +138,19 @@ class CustomRoutes:
 class CustomRoutesMiddleware:
     """Forwards the requests the user's app takes (see `takes_request`) to the function service."""
 
-    def __init__(self, app: ASGIApp, *, custom: CustomRoutes, builtin: Callable[[], list[BaseRoute]]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        custom: CustomRoutes,
+        builtin: Callable[[], list[BaseRoute]],
+        require_auth: bool = False,
+    ) -> None:
         self.app = app
         self.custom = custom
         self.builtin = builtin
+        self.require_auth = require_auth
+        """`http.enable_custom_route_auth`: custom routes need an API key (router.api.auth)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         services: Services | None = getattr(scope["app"].state, "services", None)
@@ -156,6 +167,12 @@ class CustomRoutesMiddleware:
         if not takes_request(table, self.builtin(), scope):
             await self.app(scope, receive, send)
             return
+        if self.require_auth:
+            try:
+                await auth_api.authorize_custom_route(Request(scope))
+            except errors.RouterError as exc:
+                await api_errors.error_response(exc)(scope, receive, send)
+                return
         await self._forward(scope, receive, send)
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -252,7 +269,12 @@ def install(app: FastAPI, http: contract.HttpConfig, *, proxy: HttpAppProxy) -> 
     app.router.routes[:] = [r for r in app.router.routes if route_group(getattr(r, "path", "")) not in off]
     if http.app is not None:
         custom = CustomRoutes(proxy)
-        app.add_middleware(CustomRoutesMiddleware, custom=custom, builtin=lambda: app.router.routes)
+        app.add_middleware(
+            CustomRoutesMiddleware,
+            custom=custom,
+            builtin=lambda: app.router.routes,
+            require_auth=http.enable_custom_route_auth,
+        )
         make_schema = app.openapi
 
         def openapi() -> dict[str, Any]:

@@ -14,6 +14,7 @@ from contracts import frames, ids
 from router import errors
 from router.api import deps, responses
 from router.api import stream as relay
+from router.api.auth import AuditorDep, PathPrefixDep
 from router.api.deps import ServicesDep, check_uuid
 from router.models import is_terminal
 from router.queue import signals
@@ -89,8 +90,8 @@ def _disconnect_action(services: Services, created: runs_service.CreatedRun) -> 
     return _cancel_action(services, created.run["thread_id"], created.run["run_id"])
 
 
-async def stream_new_run(services: Services, body: Any, thread_id: str | None) -> Response:
-    """Create a run and stream it (shared with stateless runs)."""
+async def stream_new_run(services: Services, body: Any, thread_id: str | None, *, prefix: str) -> Response:
+    """Create a run and stream it (shared with stateless runs); `prefix`: see relay.run_headers."""
     created, subscription, sub = await create_subscribed(services, body, thread_id)
     tid, run_id = created.run["thread_id"], created.run["run_id"]
     body_iter = relay.sse_frames(
@@ -105,7 +106,7 @@ async def stream_new_run(services: Services, body: Any, thread_id: str | None) -
         body_iter,
         subscription,
         media_type=relay.SSE_MEDIA_TYPE,
-        headers=relay.run_headers(thread_id, run_id, kind="stream"),
+        headers=relay.run_headers(thread_id, run_id, kind="stream", prefix=prefix),
         on_disconnect=_disconnect_action(services, created),
     )
 
@@ -118,6 +119,7 @@ def _wait_response(
     run_id: str,
     *,
     on_disconnect: Any,
+    prefix: str,
 ) -> Response:
     """Newline keep-alives until the run ends, then its output (wait and join)."""
     body_iter = relay.wait_output(
@@ -130,36 +132,43 @@ def _wait_response(
         body_iter,
         subscription,
         media_type="application/json",
-        headers=relay.run_headers(thread_id, run_id, kind="join"),
+        headers=relay.run_headers(thread_id, run_id, kind="join", prefix=prefix),
         on_disconnect=on_disconnect,
     )
 
 
-async def wait_new_run(services: Services, body: Any, thread_id: str | None) -> Response:
+async def wait_new_run(services: Services, body: Any, thread_id: str | None, *, prefix: str) -> Response:
     """Create a run and answer with its output once it ends (shared with stateless runs)."""
     created, subscription, sub = await create_subscribed(services, body, thread_id, local=True)
     tid, run_id = created.run["thread_id"], created.run["run_id"]
+    on_disconnect = _disconnect_action(services, created)
     return _wait_response(
-        services, subscription, sub, tid, run_id, on_disconnect=_disconnect_action(services, created)
+        services, subscription, sub, tid, run_id, on_disconnect=on_disconnect, prefix=prefix
     )
 
 
 @router.post("/threads/{thread_id}/runs")
-async def create_run(thread_id: str, body: RunCreateStateful, services: ServicesDep) -> Response:
+async def create_run(
+    thread_id: str, body: RunCreateStateful, services: ServicesDep, prefix: PathPrefixDep
+) -> Response:
     thread_id = check_uuid(thread_id, "thread")
     created = await runs_service.create(services, body, thread_id=thread_id)
-    headers = relay.run_headers(thread_id, created.run["run_id"], kind="stream")
+    headers = relay.run_headers(thread_id, created.run["run_id"], kind="stream", prefix=prefix)
     return responses.json(created.run, headers=headers)
 
 
 @router.post("/threads/{thread_id}/runs/stream")
-async def stream_run(thread_id: str, body: RunCreateStateful, services: ServicesDep) -> Response:
-    return await stream_new_run(services, body, check_uuid(thread_id, "thread"))
+async def stream_run(
+    thread_id: str, body: RunCreateStateful, services: ServicesDep, prefix: PathPrefixDep
+) -> Response:
+    return await stream_new_run(services, body, check_uuid(thread_id, "thread"), prefix=prefix)
 
 
 @router.post("/threads/{thread_id}/runs/wait")
-async def wait_run(thread_id: str, body: RunCreateStateful, services: ServicesDep) -> Response:
-    return await wait_new_run(services, body, check_uuid(thread_id, "thread"))
+async def wait_run(
+    thread_id: str, body: RunCreateStateful, services: ServicesDep, prefix: PathPrefixDep
+) -> Response:
+    return await wait_new_run(services, body, check_uuid(thread_id, "thread"), prefix=prefix)
 
 
 @router.get("/threads/{thread_id}/runs")
@@ -186,14 +195,20 @@ async def get_run(thread_id: str, run_id: str, services: ServicesDep) -> Respons
 
 
 @router.delete("/threads/{thread_id}/runs/{run_id}")
-async def delete_run(thread_id: str, run_id: str, services: ServicesDep) -> Response:
-    await runs_service.delete(services, check_uuid(thread_id, "thread"), check_uuid(run_id, "run"))
+async def delete_run(thread_id: str, run_id: str, services: ServicesDep, auditor: AuditorDep) -> Response:
+    thread_id, run_id = check_uuid(thread_id, "thread"), check_uuid(run_id, "run")
+    await runs_service.delete(services, thread_id, run_id)
+    await auditor.record("run.delete", target=run_id, details={"thread_id": thread_id})
     return responses.no_content()
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/join")
 async def join_run(
-    thread_id: str, run_id: str, services: ServicesDep, cancel_on_disconnect: bool = False
+    thread_id: str,
+    run_id: str,
+    services: ServicesDep,
+    prefix: PathPrefixDep,
+    cancel_on_disconnect: bool = False,
 ) -> Response:
     thread_id, run_id = check_uuid(thread_id, "thread"), check_uuid(run_id, "run")
     subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id), local=True)
@@ -213,6 +228,7 @@ async def join_run(
         thread_id,
         run_id,
         on_disconnect=_cancel_action(services, thread_id, run_id) if cancel_on_disconnect else None,
+        prefix=prefix,
     )
 
 
@@ -241,6 +257,7 @@ async def join_run_stream(
     thread_id: str,
     run_id: str,
     services: ServicesDep,
+    prefix: PathPrefixDep,
     cancel_on_disconnect: bool = False,
     stream_mode: str | None = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
@@ -284,7 +301,7 @@ async def join_run_stream(
         body_iter,
         subscription,
         media_type=relay.SSE_MEDIA_TYPE,
-        headers=relay.run_headers(thread_id, run_id, kind="stream"),
+        headers=relay.run_headers(thread_id, run_id, kind="stream", prefix=prefix),
         on_disconnect=_cancel_action(services, thread_id, run_id) if cancel_on_disconnect else None,
     )
 
@@ -294,6 +311,8 @@ async def cancel_run(
     thread_id: str,
     run_id: str,
     services: ServicesDep,
+    auditor: AuditorDep,
+    prefix: PathPrefixDep,
     wait: bool = False,
     action: str = "interrupt",
 ) -> Response:
@@ -301,16 +320,21 @@ async def cancel_run(
     chosen = (
         "rollback" if action == "rollback" else "interrupt"
     )  # the official server treats others as interrupt
+    details = {"thread_id": thread_id, "action": chosen}
     if not wait:
         await runs_service.cancel_one(services, thread_id, run_id, action=chosen)
+        await auditor.record("run.cancel", target=run_id, details=details)
         return Response(status_code=202)
     subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id))
     sub = await subscription.__aenter__()
     try:
         run = await runs_service.cancel_one(services, thread_id, run_id, action=chosen)
+        await auditor.record("run.cancel", target=run_id, details=details)
         if run is None or is_terminal(run["status"]):
             await subscription.__aexit__(None, None, None)
-            return responses.json({}, headers=relay.run_headers(thread_id, run_id, kind="join"))
+            return responses.json(
+                {}, headers=relay.run_headers(thread_id, run_id, kind="join", prefix=prefix)
+            )
     except BaseException:
         await subscription.__aexit__(None, None, None)
         raise
@@ -331,12 +355,23 @@ async def cancel_run(
         body(),
         subscription,
         media_type="application/json",
-        headers=relay.run_headers(thread_id, run_id, kind="join"),
+        headers=relay.run_headers(thread_id, run_id, kind="join", prefix=prefix),
     )
 
 
 @router.post("/runs/cancel")
-async def cancel_runs(body: RunsCancel, services: ServicesDep, action: str = "interrupt") -> Response:
+async def cancel_runs(
+    body: RunsCancel, services: ServicesDep, auditor: AuditorDep, action: str = "interrupt"
+) -> Response:
     chosen = "rollback" if action == "rollback" else "interrupt"
-    await runs_service.cancel_many(services, body, action=chosen)
+    cancelled = await runs_service.cancel_many(services, body, action=chosen)
+    await auditor.record(
+        "runs.cancel",
+        target=body.thread_id,
+        details={
+            "action": chosen,
+            "filter": body.model_dump(exclude_none=True),
+            "cancelled": [run_id for _, run_id in cancelled],
+        },
+    )
     return Response(status_code=204)

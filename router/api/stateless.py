@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from router.api import deps, responses
 from router.api import stream as relay
+from router.api.auth import PathPrefixDep
 from router.api.deps import ServicesDep
 from router.api.runs import stream_new_run, wait_new_run
 from router.requests import RunBatchItem, RunCreate
@@ -21,19 +22,20 @@ class RunBatch(RootModel[list[RunBatchItem]]):
 
 
 @router.post("/runs")
-async def create_run(body: RunCreate, services: ServicesDep) -> Response:
+async def create_run(body: RunCreate, services: ServicesDep, prefix: PathPrefixDep) -> Response:
     created = await runs_service.create(services, body, thread_id=None)
-    return responses.json(created.run, headers=relay.run_headers(None, created.run["run_id"], kind="stream"))
+    headers = relay.run_headers(None, created.run["run_id"], kind="stream", prefix=prefix)
+    return responses.json(created.run, headers=headers)
 
 
 @router.post("/runs/stream")
-async def stream_run(body: RunCreate, services: ServicesDep) -> Response:
-    return await stream_new_run(services, body, None)
+async def stream_run(body: RunCreate, services: ServicesDep, prefix: PathPrefixDep) -> Response:
+    return await stream_new_run(services, body, None, prefix=prefix)
 
 
 @router.post("/runs/wait")
-async def wait_run(body: RunCreate, services: ServicesDep) -> Response:
-    return await wait_new_run(services, body, None)
+async def wait_run(body: RunCreate, services: ServicesDep, prefix: PathPrefixDep) -> Response:
+    return await wait_new_run(services, body, None, prefix=prefix)
 
 
 @router.post("/runs/batch")

@@ -29,9 +29,11 @@ SSE_MEDIA_TYPE = "text/event-stream; charset=utf-8"
 IsFinished = Callable[[], Awaitable[bool]]
 
 
-def run_headers(thread_id: str | None, run_id: str, *, kind: str) -> dict[str, str]:
-    """`Location` is what the SDK reconnects to; `Content-Location` names the run."""
-    base = f"/threads/{thread_id}/runs/{run_id}" if thread_id else f"/runs/{run_id}"
+def run_headers(thread_id: str | None, run_id: str, *, kind: str, prefix: str = "") -> dict[str, str]:
+    """`Location` is what the SDK reconnects to; `Content-Location` names the run. `prefix`: the
+    deployment's path prefix the request came in under (`/d/{name}`, router.api.auth.path_prefix)."""
+    run_path = f"/threads/{thread_id}/runs/{run_id}" if thread_id else f"/runs/{run_id}"
+    base = prefix + run_path
     return {"location": f"{base}/{kind}", "content-location": base}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 
 from fastapi import APIRouter
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.responses import Response
 
@@ -70,3 +70,9 @@ async def metrics(format: str = "prometheus") -> Response:
 async def docs() -> Response:
     """Swagger UI for `/openapi.json` (listed in the schema, as upstream lists it)."""
     return get_swagger_ui_html(openapi_url="/openapi.json", title="LangOpen Agent Server")
+
+
+@router.get("/redoc", include_in_schema=False)
+async def redoc() -> Response:
+    """ReDoc for `/openapi.json`; unlike /docs not public (docs/auth.md)."""
+    return get_redoc_html(openapi_url="/openapi.json", title="LangOpen Agent Server")

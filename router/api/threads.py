@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from router import errors
 from router.api import deps, responses
+from router.api.auth import AuditorDep
 from router.api.deps import ServicesDep, check_uuid
 from router.api.schemas import (
     CheckpointConfig,
@@ -137,8 +138,10 @@ async def patch_thread(
 
 
 @router.delete("/threads/{thread_id}")
-async def delete_thread(services: ServicesDep, thread_id: str) -> Response:
-    await threads_service.delete(services, thread_id_param(thread_id))
+async def delete_thread(services: ServicesDep, thread_id: str, auditor: AuditorDep) -> Response:
+    thread_id = thread_id_param(thread_id)
+    await threads_service.delete(services, thread_id)
+    await auditor.record("thread.delete", target=thread_id)
     return responses.no_content()
 
 

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from contracts import ids, runtime
-from router import errors
+from router import errors, tenancy
 from router.models import Assistant, AssistantVersion
 from router.services.context import Services
 from router.store import assistants as store
@@ -64,9 +64,19 @@ def _config_and_context(
     return cfg, context
 
 
+def system_assistant_id(graph_id: str) -> str:
+    """The system assistant of `graph_id` in the current deployment: the official uuid5 id in the
+    default deployment; in any other, a uuid5 of the deployment and the graph (assistant ids are
+    unique across deployments, so two deployments serving graph `agent` cannot share one id)."""
+    deployment = tenancy.deployment_id()
+    if deployment == tenancy.DEFAULT_DEPLOYMENT_ID:
+        return ids.system_assistant_id(graph_id)
+    return ids.system_assistant_id(f"{deployment}/{graph_id}")
+
+
 async def ensure_system_assistants(services: Services) -> None:
-    """One assistant per served graph, with the official uuid5 id; safe to run from many replicas."""
-    pairs = [(ids.system_assistant_id(graph_id), graph_id) for graph_id in services.graph_ids]
+    """One assistant per served graph in the current deployment; safe to run from many replicas."""
+    pairs = [(system_assistant_id(graph_id), graph_id) for graph_id in services.graph_ids]
     await store.insert_system(services.pool, pairs)
 
 
@@ -78,7 +88,7 @@ async def resolve(services: Services, assistant_id_or_graph_id: str) -> Assistan
     """The assistant a run names, by id or by graph id (its system assistant)."""
     value = assistant_id_or_graph_id
     if value in services.graph_ids:
-        assistant_id = ids.system_assistant_id(value)
+        assistant_id = system_assistant_id(value)
     elif ids.is_uuid(value):
         assistant_id = canonical_id(value)
     else:
@@ -278,7 +288,7 @@ async def _graph_info(services: Services, request: runtime.GraphInfoRequest) -> 
 async def get_graph(services: Services, assistant_id_or_graph_id: str, *, xray: bool | int = False) -> Any:
     """The drawable graph as JSON (`nodes`, `edges`); the path also accepts a graph id."""
     value = assistant_id_or_graph_id
-    assistant_id = ids.system_assistant_id(value) if value in services.graph_ids else value
+    assistant_id = system_assistant_id(value) if value in services.graph_ids else value
     if not ids.is_uuid(assistant_id):
         raise errors.UnprocessableError("Invalid assistant ID: must be a UUID")
     assistant = await get(services, canonical_id(assistant_id))

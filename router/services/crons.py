@@ -190,7 +190,9 @@ async def _filters(
 ) -> tuple[str | None, str | None]:
     if assistant_id is not None:
         assistant_id = (
-            ids.system_assistant_id(assistant_id) if assistant_id in services.graph_ids else assistant_id
+            assistants_service.system_assistant_id(assistant_id)
+            if assistant_id in services.graph_ids
+            else assistant_id
         )
     for name, value in (("assistant_id", assistant_id), ("thread_id", thread_id)):
         if value is not None and not ids.is_uuid(value):

@@ -71,6 +71,7 @@ def build_request(services: Services, row: runs_store.Record) -> runtime.RunRequ
         durability=kw.get("durability") or "async",
         timeout_seconds=services.settings.run_timeout_seconds,
         redis_prefix=services.settings.redis_prefix,
+        deployment_id=str(row["deployment_id"]),
     )
 
 

@@ -124,7 +124,8 @@ async def _insert_locked(
         thread = await runs_store.insert_thread(conn, thread_id, thread_meta)
         if thread is None:  # created concurrently: take the lock on the row that won
             thread = await runs_store.lock_thread(conn, thread_id)
-            assert thread is not None
+            if thread is None:  # the id is taken in another deployment
+                raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
     inflight = await runs_store.inflight_for_thread(conn, thread_id)
     if inflight and strategy == "reject":
         raise errors.ThreadBusyError()

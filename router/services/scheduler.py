@@ -21,7 +21,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from router import errors
+from router import errors, tenancy
 from router.services import crons as crons_service
 from router.services import runs as runs_service
 from router.services.context import Services
@@ -34,22 +34,26 @@ ERROR_RETRY_SECONDS = 1.0
 
 async def fire_due(services: Services) -> int:
     """Fire every due tick (up to `scheduler_batch`); returns how many crons it handled."""
-    created: list[runs_service.LockedRun] = []
+    created: list[tuple[str, runs_service.LockedRun]] = []
     async with services.pool.acquire() as conn, conn.transaction():
         rows = await crons_store.claim_due(conn, services.settings.scheduler_batch)
         for row in rows:
             cron_id = str(row["cron_id"])
             thread_id = str(row["thread_id"]) if row["thread_id"] is not None else None
+            deployment = str(row["deployment_id"])
             try:
                 body = crons_service.run_body(row)
-                created.append(await runs_service.create_locked(services, conn, body, thread_id=thread_id))
+                with tenancy.acting_for(deployment):  # the tick runs in its cron's deployment
+                    run = await runs_service.create_locked(services, conn, body, thread_id=thread_id)
+                created.append((deployment, run))
             except (errors.RouterError, ValidationError) as exc:
                 log.warning("cron %s: tick of %s skipped: %s", cron_id, row["next_run_date"], exc)
             now: datetime = row["claimed_at"]
             following = crons_service.next_run_after(row["schedule"], row["timezone"], now)
             await crons_store.advance(conn, cron_id, following)
-    for run in created:
-        await runs_service.announce(services, run)
+    for deployment, run in created:
+        with tenancy.acting_for(deployment):
+            await runs_service.announce(services, run)
     return len(rows)
 
 

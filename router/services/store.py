@@ -3,7 +3,9 @@ function service, which runs it on the `AsyncPostgresStore` its graphs use (docs
 
 The router never touches the store's tables and never loads the embedding function, so items written
 by a graph node and through the API are one and the same, and semantic search works the same from
-both sides. Answers are in the official server's shapes: an item (or None), `{"items": [...]}` search
+both sides. Each request names the deployment it acts for (router.tenancy); the function keeps
+each deployment's items apart (functions.store.DeploymentStore), for graphs and this API alike.
+Answers are in the official server's shapes: an item (or None), `{"items": [...]}` search
 results with `score`, and `{"namespaces": [[...]]}`.
 """
 
@@ -12,13 +14,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from contracts import runtime
+from router import tenancy
 from router.services.context import Services
 
 Ttl = float | Literal["default"] | None
 
 
 async def _call(services: Services, operation: runtime.StoreOperation) -> runtime.StoreResult:
-    request = runtime.StoreRequest(operation=operation)
+    request = runtime.StoreRequest(operation=operation, deployment_id=tenancy.deployment_id())
     return await services.functions.call(runtime.STORE_REQUESTED, request, runtime.StoreResult)
 
 

@@ -19,7 +19,7 @@ import orjson
 
 from contracts import ids, runtime
 from contracts.frames import Frame
-from router import errors
+from router import errors, tenancy
 from router.models import Thread
 from router.services import runs as runs_service
 from router.services.assistants import check_select
@@ -207,12 +207,15 @@ async def sweep_expired(services: Services, *, limit: int = 100) -> int:
     their older checkpoints and arms the next expiry. Safe to run from several replicas at once
     (both actions are idempotent). Returns how many threads were swept."""
     due = await store.expired(services.pool, limit=limit)
-    to_delete = [t for t, strategy in due if strategy == "delete"]
-    to_prune = [t for t, strategy in due if strategy == "keep_latest"]
-    swept = len(await delete_many(services, to_delete)) if to_delete else 0
-    if to_prune:
-        swept += len(await store.prune_keep_latest(services.pool, to_prune))
-        await store.rearm_ttl(services.pool, to_prune)
+    swept = 0
+    for deployment in sorted({d for _, _, d in due}):
+        with tenancy.acting_for(deployment):
+            to_delete = [t for t, strategy, d in due if strategy == "delete" and d == deployment]
+            to_prune = [t for t, strategy, d in due if strategy == "keep_latest" and d == deployment]
+            swept += len(await delete_many(services, to_delete)) if to_delete else 0
+            if to_prune:
+                swept += len(await store.prune_keep_latest(services.pool, to_prune))
+                await store.rearm_ttl(services.pool, to_prune)
     return swept
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from router import tenancy
 from router.models import Cron
 from router.store.pool import Connection, Executor, Pool
 from router.store.sql import q
@@ -82,13 +83,13 @@ async def insert(
 
 
 async def get(pool: Executor, cron_id: str) -> Cron | None:
-    row = await pool.fetchrow(q("cron_get"), cron_id)
+    row = await pool.fetchrow(q("cron_get"), cron_id, tenancy.deployment_id())
     return to_cron(row) if row is not None else None
 
 
 async def lock(conn: Connection, cron_id: str) -> Record | None:
     """The cron row, locked until the transaction ends (a tick being fired holds the same lock)."""
-    return await conn.fetchrow(q("cron_lock"), cron_id)
+    return await conn.fetchrow(q("cron_lock"), cron_id, tenancy.deployment_id())
 
 
 async def update(
@@ -115,13 +116,14 @@ async def update(
         metadata,
         on_run_completed,
         enabled,
+        tenancy.deployment_id(),
     )
     assert row is not None
     return to_cron(row)
 
 
 async def delete(pool: Executor, cron_id: str) -> bool:
-    return await pool.fetchval(q("cron_delete"), cron_id) is not None
+    return await pool.fetchval(q("cron_delete"), cron_id, tenancy.deployment_id()) is not None
 
 
 async def search(
@@ -139,7 +141,16 @@ async def search(
     if sort_by not in SORT_COLUMNS or sort_order not in ("asc", "desc"):
         raise ValueError(f"cannot sort crons by {sort_by} {sort_order}")
     rows = await pool.fetch(
-        q("cron_search"), assistant_id, thread_id, enabled, metadata, sort_by, sort_order, limit, offset
+        q("cron_search"),
+        assistant_id,
+        thread_id,
+        enabled,
+        metadata,
+        sort_by,
+        sort_order,
+        limit,
+        offset,
+        tenancy.deployment_id(),
     )
     return [to_cron(r) for r in rows]
 
@@ -147,7 +158,9 @@ async def search(
 async def count(
     pool: Pool, *, assistant_id: str | None, thread_id: str | None, metadata: dict[str, Any] | None
 ) -> int:
-    value: int = await pool.fetchval(q("cron_count"), assistant_id, thread_id, metadata)
+    value: int = await pool.fetchval(
+        q("cron_count"), assistant_id, thread_id, metadata, tenancy.deployment_id()
+    )
     return value
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from router import tenancy
 from router.models import Run
 from router.store.pool import Connection, Executor, Pool, StoreError
 from router.store.sql import q
@@ -37,11 +38,11 @@ def to_run(row: Record) -> Run:
 
 async def lock_thread(conn: Connection, thread_id: str) -> Record | None:
     """Lock a thread for run creation (then read its unfinished runs with `inflight_for_thread`)."""
-    return await conn.fetchrow(q("run_thread_lock"), thread_id)
+    return await conn.fetchrow(q("run_thread_lock"), thread_id, tenancy.deployment_id())
 
 
 async def insert_thread(conn: Connection, thread_id: str, metadata: dict[str, Any]) -> Record | None:
-    return await conn.fetchrow(q("run_thread_insert"), thread_id, metadata)
+    return await conn.fetchrow(q("run_thread_insert"), thread_id, metadata, tenancy.deployment_id())
 
 
 async def inflight_for_thread(conn: Connection, thread_id: str) -> list[str]:
@@ -86,13 +87,13 @@ async def insert(
 
 
 async def get(pool: Executor, run_id: str, thread_id: str) -> Record | None:
-    return await pool.fetchrow(q("run_get"), run_id, thread_id)
+    return await pool.fetchrow(q("run_get"), run_id, thread_id, tenancy.deployment_id())
 
 
 async def list_for_thread(
     pool: Pool, thread_id: str, *, status: str | None, limit: int, offset: int
 ) -> list[Record]:
-    return list(await pool.fetch(q("run_list"), thread_id, status, limit, offset))
+    return list(await pool.fetch(q("run_list"), thread_id, status, limit, offset, tenancy.deployment_id()))
 
 
 async def claim(pool: Pool, *, owner: str, lease_seconds: float) -> Record | None:
@@ -221,12 +222,14 @@ async def delete_checkpoints_of_run(conn: Executor, thread_id: str, run_id: str)
 async def select_for_cancel(
     pool: Pool, *, thread_id: str | None, run_ids: list[str] | None, statuses: list[str]
 ) -> list[Record]:
-    return list(await pool.fetch(q("run_select_for_cancel"), thread_id, run_ids, statuses))
+    return list(
+        await pool.fetch(q("run_select_for_cancel"), thread_id, run_ids, statuses, tenancy.deployment_id())
+    )
 
 
 async def unfinished_of_assistant(pool: Executor, assistant_id: str) -> list[Record]:
-    return list(await pool.fetch(q("run_unfinished_of_assistant"), assistant_id))
+    return list(await pool.fetch(q("run_unfinished_of_assistant"), assistant_id, tenancy.deployment_id()))
 
 
 async def thread_snapshot(pool: Executor, thread_id: str) -> Record | None:
-    return await pool.fetchrow(q("run_thread_latest_values"), thread_id)
+    return await pool.fetchrow(q("run_thread_latest_values"), thread_id, tenancy.deployment_id())

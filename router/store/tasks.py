@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from router import tenancy
 from router.store.pool import Executor
 from router.store.runs import Record
 from router.store.sql import q
@@ -21,7 +22,16 @@ async def list_page(
     limit: int,
     offset: int,
 ) -> list[Record]:
-    rows = await pool.fetch(q("task_list"), assistant_id, thread_id, statuses, interrupted, limit, offset)
+    rows = await pool.fetch(
+        q("task_list"),
+        assistant_id,
+        thread_id,
+        statuses,
+        interrupted,
+        limit,
+        offset,
+        tenancy.deployment_id(),
+    )
     return list(rows)
 
 
@@ -33,5 +43,7 @@ async def count(
     statuses: list[str] | None,
     interrupted: InterruptedFilter,
 ) -> int:
-    total = await pool.fetchval(q("task_count"), assistant_id, thread_id, statuses, interrupted)
+    total = await pool.fetchval(
+        q("task_count"), assistant_id, thread_id, statuses, interrupted, tenancy.deployment_id()
+    )
     return int(total or 0)

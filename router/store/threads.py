@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from router import tenancy
 from router.models import Thread
 from router.store.pool import Connection, Pool
 from router.store.sql import q
@@ -53,18 +54,20 @@ async def insert(
     ttl_minutes: float | None = None,
 ) -> Thread | None:
     """The new thread, or None when `thread_id` exists already."""
-    row = await pool.fetchrow(q("thread_insert"), thread_id, metadata, ttl_strategy, ttl_minutes)
+    row = await pool.fetchrow(
+        q("thread_insert"), thread_id, metadata, ttl_strategy, ttl_minutes, tenancy.deployment_id()
+    )
     return to_thread(row) if row is not None else None
 
 
 async def get(pool: Pool | Connection, thread_id: str, *, include_ttl: bool = False) -> Thread | None:
-    row = await pool.fetchrow(q("thread_get"), thread_id)
+    row = await pool.fetchrow(q("thread_get"), thread_id, tenancy.deployment_id())
     return to_thread(row, include_ttl=include_ttl) if row is not None else None
 
 
 async def lock(conn: Connection, thread_id: str) -> Thread | None:
     """The thread, row-locked until the transaction ends (run creation takes the same lock)."""
-    row = await conn.fetchrow(q("thread_lock"), thread_id)
+    row = await conn.fetchrow(q("thread_lock"), thread_id, tenancy.deployment_id())
     return to_thread(row) if row is not None else None
 
 
@@ -79,25 +82,34 @@ async def patch(
     include_ttl: bool = False,
 ) -> Thread | None:
     """Merge `metadata`; with `set_ttl`, replace the TTL (counted from now). None if missing."""
-    row = await pool.fetchrow(q("thread_patch"), thread_id, metadata, set_ttl, ttl_strategy, ttl_minutes)
+    row = await pool.fetchrow(
+        q("thread_patch"), thread_id, metadata, set_ttl, ttl_strategy, ttl_minutes, tenancy.deployment_id()
+    )
     return to_thread(row, include_ttl=include_ttl) if row is not None else None
 
 
 async def set_state(
     pool: Pool | Connection, thread_id: str, *, values: Any, interrupts: dict[str, Any], status: str
 ) -> Thread | None:
-    row = await pool.fetchrow(q("thread_set_state"), thread_id, values, interrupts, status)
+    row = await pool.fetchrow(
+        q("thread_set_state"), thread_id, values, interrupts, status, tenancy.deployment_id()
+    )
     return to_thread(row) if row is not None else None
 
 
 async def ids_for_assistant(pool: Pool, assistant_id: str) -> list[str]:
     """Threads whose metadata names the assistant (runs record it there)."""
-    return [str(r["thread_id"]) for r in await pool.fetch(q("thread_ids_for_assistant"), assistant_id)]
+    return [
+        str(r["thread_id"])
+        for r in await pool.fetch(q("thread_ids_for_assistant"), assistant_id, tenancy.deployment_id())
+    ]
 
 
-async def expired(pool: Pool, *, limit: int) -> list[tuple[str, str]]:
-    """(thread_id, ttl strategy) of threads whose TTL passed and that are not busy."""
-    return [(r["tid"], r["ttl_strategy"]) for r in await pool.fetch(q("thread_expired"), limit)]
+async def expired(pool: Pool, *, limit: int) -> list[tuple[str, str, str]]:
+    """(thread_id, ttl strategy, deployment_id) of threads, in any deployment, whose TTL passed and
+    that are not busy."""
+    rows = await pool.fetch(q("thread_expired"), limit)
+    return [(r["tid"], r["ttl_strategy"], r["deployment_id"]) for r in rows]
 
 
 async def rearm_ttl(pool: Pool, thread_ids: list[str]) -> None:
@@ -106,32 +118,32 @@ async def rearm_ttl(pool: Pool, thread_ids: list[str]) -> None:
 
 
 async def inflight_runs(pool: Pool | Connection, thread_id: str) -> int:
-    value: int = await pool.fetchval(q("thread_inflight_runs"), thread_id)
+    value: int = await pool.fetchval(q("thread_inflight_runs"), thread_id, tenancy.deployment_id())
     return value
 
 
 async def latest_run(pool: Pool | Connection, thread_id: str) -> tuple[str, str] | None:
     """(graph_id, assistant_id) of the thread's newest run, if it has any."""
-    row = await pool.fetchrow(q("thread_latest_run"), thread_id)
+    row = await pool.fetchrow(q("thread_latest_run"), thread_id, tenancy.deployment_id())
     return (row["graph_id"], str(row["assistant_id"])) if row is not None else None
 
 
 async def delete_many(pool: Pool | Connection, thread_ids: list[str]) -> list[str]:
     """Delete threads with their checkpoint rows and runs; return the ids that existed."""
-    rows = await pool.fetch(q("thread_delete_many"), thread_ids)
+    rows = await pool.fetch(q("thread_delete_many"), thread_ids, tenancy.deployment_id())
     return [r["tid"] for r in rows]
 
 
 async def prune_keep_latest(pool: Pool, thread_ids: list[str]) -> list[str]:
     """Drop every checkpoint but each thread's newest (per namespace); return the ids that exist."""
-    rows = await pool.fetch(q("thread_prune_keep_latest"), thread_ids)
+    rows = await pool.fetch(q("thread_prune_keep_latest"), thread_ids, tenancy.deployment_id())
     return [r["tid"] for r in rows]
 
 
 async def copy(pool: Pool, thread_id: str, new_thread_id: str) -> Thread | None:
     """Copy the thread row and all its checkpoint rows under `new_thread_id`; None if missing."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(q("thread_copy"), thread_id, new_thread_id)
+        row = await conn.fetchrow(q("thread_copy"), thread_id, new_thread_id, tenancy.deployment_id())
         if row is None:
             return None
         await conn.fetchrow(q("thread_copy_checkpoints"), thread_id, new_thread_id)
@@ -175,7 +187,16 @@ async def search(
     if sort_by not in SORT_COLUMNS or sort_order not in ("asc", "desc"):
         raise ValueError(f"cannot sort threads by {sort_by} {sort_order}")
     rows = await pool.fetch(
-        q("thread_search"), ids, metadata, values, status, sort_by, sort_order, limit, offset
+        q("thread_search"),
+        ids,
+        metadata,
+        values,
+        status,
+        sort_by,
+        sort_order,
+        limit,
+        offset,
+        tenancy.deployment_id(),
     )
     return [to_thread(r) for r in rows]
 
@@ -183,5 +204,5 @@ async def search(
 async def count(
     pool: Pool, *, metadata: dict[str, Any] | None, values: dict[str, Any] | None, status: str | None
 ) -> int:
-    value: int = await pool.fetchval(q("thread_count"), metadata, values, status)
+    value: int = await pool.fetchval(q("thread_count"), metadata, values, status, tenancy.deployment_id())
     return value

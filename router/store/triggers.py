@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from router import tenancy
 from router.store.pool import Connection, Executor
 from router.store.sql import q
 
@@ -68,33 +69,43 @@ async def insert(pool: Executor, subscription_id: str, fields: dict[str, Any]) -
 
 
 async def get(pool: Executor, subscription_id: str) -> Record | None:
-    return await pool.fetchrow(q("event_subscription_get"), subscription_id)
+    return await pool.fetchrow(q("event_subscription_get"), subscription_id, tenancy.deployment_id())
 
 
 async def lock(conn: Connection, subscription_id: str) -> Record | None:
-    return await conn.fetchrow(q("event_subscription_lock"), subscription_id)
+    return await conn.fetchrow(q("event_subscription_lock"), subscription_id, tenancy.deployment_id())
 
 
 async def update(conn: Connection, subscription_id: str, fields: dict[str, Any]) -> Record:
     row = await conn.fetchrow(
-        q("event_subscription_update"), subscription_id, *(fields[c] for c in MUTABLE_COLUMNS)
+        q("event_subscription_update"),
+        subscription_id,
+        *(fields[c] for c in MUTABLE_COLUMNS),
+        tenancy.deployment_id(),
     )
     assert row is not None
     return row
 
 
 async def delete(pool: Executor, subscription_id: str) -> bool:
-    return await pool.fetchval(q("event_subscription_delete"), subscription_id) is not None
+    return (
+        await pool.fetchval(q("event_subscription_delete"), subscription_id, tenancy.deployment_id())
+        is not None
+    )
 
 
 async def list_subscriptions(
     pool: Executor, *, assistant_id: str | None, limit: int, offset: int
 ) -> list[Record]:
-    return list(await pool.fetch(q("event_subscription_list"), assistant_id, limit, offset))
+    return list(
+        await pool.fetch(q("event_subscription_list"), assistant_id, limit, offset, tenancy.deployment_id())
+    )
 
 
 async def matching(conn: Connection, *, event_type: str, source: str, subject: str | None) -> list[Record]:
-    return list(await conn.fetch(q("event_subscription_match"), event_type, source, subject))
+    return list(
+        await conn.fetch(q("event_subscription_match"), event_type, source, subject, tenancy.deployment_id())
+    )
 
 
 async def claim_delivery(
@@ -102,14 +113,17 @@ async def claim_delivery(
 ) -> bool:
     """True on the first sight of (source, id); False if it was received before (waits for a
     concurrent first sight to end)."""
-    return await conn.fetchval(q("event_delivery_claim"), source, event_id, event_type, subject) is not None
+    found = await conn.fetchval(
+        q("event_delivery_claim"), source, event_id, event_type, subject, tenancy.deployment_id()
+    )
+    return found is not None
 
 
 async def get_delivery(pool: Executor, *, source: str, event_id: str) -> Record | None:
-    return await pool.fetchrow(q("event_delivery_get"), source, event_id)
+    return await pool.fetchrow(q("event_delivery_get"), source, event_id, tenancy.deployment_id())
 
 
 async def set_delivery_runs(
     conn: Connection, *, source: str, event_id: str, runs: list[dict[str, str]]
 ) -> None:
-    await conn.execute(q("event_delivery_set_runs"), source, event_id, runs)
+    await conn.execute(q("event_delivery_set_runs"), source, event_id, runs, tenancy.deployment_id())

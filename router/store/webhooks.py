@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from router import tenancy
 from router.store.pool import Connection, Executor, Pool
 from router.store.sql import q
 
@@ -55,4 +56,4 @@ async def next_due(pool: Pool) -> tuple[datetime | None, datetime]:
 
 
 async def list_for_run(pool: Executor, run_id: str) -> list[Record]:
-    return list(await pool.fetch(q("webhook_list_for_run"), run_id))
+    return list(await pool.fetch(q("webhook_list_for_run"), run_id, tenancy.deployment_id()))

@@ -50,6 +50,8 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     function_port: int = field(default_factory=free_port)
     router_port: int = field(default_factory=free_port)
+    router_module: str = "tests.e2e.router_open"
+    """`router` requires API keys; the default serves without (suites written before auth)."""
     function: subprocess.Popen[bytes] | None = None
     router: subprocess.Popen[bytes] | None = None
 
@@ -86,7 +88,7 @@ class Stack:
         wait_ready(f"{self.function_url}/healthz", self.function, self.workdir / "function.log")
 
     def start_router(self) -> None:
-        self.router = self._spawn("router", ["router", "--port", str(self.router_port)])
+        self.router = self._spawn("router", [self.router_module, "--port", str(self.router_port)])
         wait_ready(f"{self.url}/ok", self.router, self.workdir / "router.log")
 
     def start(self) -> None:

@@ -2,11 +2,13 @@
 -- so `assistant_versions` always holds the row an assistant can be switched back to.
 
 -- name: assistant_insert_system
--- One system assistant per graph ($1 ids, $2 graph ids); concurrent starters insert each once.
+-- One system assistant per graph ($1 ids, $2 graph ids) of deployment $3; concurrent starters
+-- insert each once.
 WITH ins AS (
-    INSERT INTO assistants (assistant_id, graph_id, config, context, metadata, name, description, version)
+    INSERT INTO assistants (assistant_id, graph_id, config, context, metadata, name, description, version,
+                            deployment_id)
     SELECT s.assistant_id, s.graph_id, '{}'::jsonb, '{}'::jsonb, '{"created_by": "system"}'::jsonb,
-           s.graph_id, NULL, 1
+           s.graph_id, NULL, 1, $3::uuid
     FROM unnest($1::uuid[], $2::text[]) AS s (assistant_id, graph_id)
     ON CONFLICT (assistant_id) DO NOTHING
     RETURNING *
@@ -18,8 +20,9 @@ SELECT assistant_id, version, graph_id, config, context, metadata, name, descrip
 -- name: assistant_insert
 -- The new assistant, or no row when the id exists already.
 WITH ins AS (
-    INSERT INTO assistants (assistant_id, graph_id, config, context, metadata, name, description, version)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, 1)
+    INSERT INTO assistants (assistant_id, graph_id, config, context, metadata, name, description, version,
+                            deployment_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8)
     ON CONFLICT (assistant_id) DO NOTHING
     RETURNING *
 ), ver AS (
@@ -31,13 +34,13 @@ SELECT * FROM ins
 
 -- name: assistant_get
 -- Only assistants of graphs this deployment serves ($2) are visible.
-SELECT * FROM assistants WHERE assistant_id = $1 AND graph_id = ANY($2::text[])
+SELECT * FROM assistants WHERE assistant_id = $1 AND graph_id = ANY($2::text[]) AND deployment_id = $3
 
 -- name: assistant_exists
-SELECT 1 FROM assistants WHERE assistant_id = $1
+SELECT 1 FROM assistants WHERE assistant_id = $1 AND deployment_id = $2
 
 -- name: assistant_lock
-SELECT * FROM assistants WHERE assistant_id = $1 FOR UPDATE
+SELECT * FROM assistants WHERE assistant_id = $1 AND deployment_id = $2 FOR UPDATE
 
 -- name: assistant_update
 -- A new version from the locked row ($1) and the given fields (NULL keeps the current value);
@@ -65,7 +68,8 @@ RETURNING a.*
 
 -- name: assistant_set_latest
 WITH v AS (
-    SELECT * FROM assistant_versions WHERE assistant_id = $1 AND version = $2
+    SELECT v.* FROM assistant_versions v JOIN assistants a USING (assistant_id)
+    WHERE v.assistant_id = $1 AND v.version = $2 AND a.deployment_id = $3
 )
 UPDATE assistants a
 SET graph_id = v.graph_id, config = v.config, context = v.context, metadata = v.metadata, name = v.name,
@@ -75,13 +79,13 @@ WHERE a.assistant_id = v.assistant_id
 RETURNING a.*
 
 -- name: assistant_versions
-SELECT * FROM assistant_versions
-WHERE assistant_id = $1 AND ($2::jsonb IS NULL OR metadata @> $2::jsonb)
-ORDER BY version DESC
+SELECT v.* FROM assistant_versions v JOIN assistants a USING (assistant_id)
+WHERE v.assistant_id = $1 AND ($2::jsonb IS NULL OR v.metadata @> $2::jsonb) AND a.deployment_id = $5
+ORDER BY v.version DESC
 LIMIT $3 OFFSET $4
 
 -- name: assistant_delete
-DELETE FROM assistants WHERE assistant_id = $1 RETURNING assistant_id
+DELETE FROM assistants WHERE assistant_id = $1 AND deployment_id = $2 RETURNING assistant_id
 
 -- name: assistant_search
 -- Filters: $1 served graphs, $2 graph id, $3 name substring (case-insensitive), $4 metadata
@@ -91,6 +95,7 @@ WHERE graph_id = ANY($1::text[])
   AND ($2::text IS NULL OR graph_id = $2::text)
   AND ($3::text IS NULL OR strpos(lower(name), lower($3::text)) > 0)
   AND ($4::jsonb IS NULL OR metadata @> $4::jsonb)
+  AND deployment_id = $9
 ORDER BY
     CASE WHEN $5::text = 'assistant_id' AND $6::text = 'asc' THEN assistant_id END ASC,
     CASE WHEN $5::text = 'assistant_id' AND $6::text = 'desc' THEN assistant_id END DESC,
@@ -112,3 +117,4 @@ WHERE graph_id = ANY($1::text[])
   AND ($2::text IS NULL OR graph_id = $2::text)
   AND ($3::text IS NULL OR strpos(lower(name), lower($3::text)) > 0)
   AND ($4::jsonb IS NULL OR metadata @> $4::jsonb)
+  AND deployment_id = $5

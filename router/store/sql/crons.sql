@@ -8,21 +8,21 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 RETURNING *
 
 -- name: cron_get
-SELECT * FROM crons WHERE cron_id = $1
+SELECT * FROM crons WHERE cron_id = $1 AND deployment_id = $2
 
 -- name: cron_lock
-SELECT * FROM crons WHERE cron_id = $1 FOR UPDATE
+SELECT * FROM crons WHERE cron_id = $1 AND deployment_id = $2 FOR UPDATE
 
 -- name: cron_update
 -- The whole mutable part at once (the service merged the patch under `cron_lock`).
 UPDATE crons
 SET schedule = $2, timezone = $3, end_time = $4, payload = $5, next_run_date = $6, metadata = $7,
     on_run_completed = $8, enabled = $9, updated_at = now()
-WHERE cron_id = $1
+WHERE cron_id = $1 AND deployment_id = $10
 RETURNING *
 
 -- name: cron_delete
-DELETE FROM crons WHERE cron_id = $1 RETURNING cron_id
+DELETE FROM crons WHERE cron_id = $1 AND deployment_id = $2 RETURNING cron_id
 
 -- name: cron_search
 -- Filters: $1 assistant, $2 thread, $3 enabled, $4 metadata containment.
@@ -32,6 +32,7 @@ WHERE ($1::uuid IS NULL OR assistant_id = $1::uuid)
   AND ($2::uuid IS NULL OR thread_id = $2::uuid)
   AND ($3::bool IS NULL OR enabled = $3::bool)
   AND ($4::jsonb IS NULL OR metadata @> $4::jsonb)
+  AND deployment_id = $9
 ORDER BY
     CASE WHEN $5::text = 'cron_id' AND $6::text = 'asc' THEN cron_id END ASC,
     CASE WHEN $5::text = 'cron_id' AND $6::text = 'desc' THEN cron_id END DESC,
@@ -56,6 +57,7 @@ SELECT count(*) FROM crons
 WHERE ($1::uuid IS NULL OR assistant_id = $1::uuid)
   AND ($2::uuid IS NULL OR thread_id = $2::uuid)
   AND ($3::jsonb IS NULL OR metadata @> $3::jsonb)
+  AND deployment_id = $4
 
 -- name: cron_claim_due
 -- Due ticks ($1 at most), oldest first, each locked until the claiming transaction ends; a cron

@@ -4,7 +4,7 @@
 -- Lock the thread: creators of runs on one thread queue here. Unfinished runs are read by the next
 -- statement, whose snapshot is taken after the lock is granted (a subquery here would use a snapshot
 -- from before the wait, and miss a run that the previous lock holder just created).
-SELECT thread_id, metadata, status FROM threads WHERE thread_id = $1 FOR UPDATE
+SELECT thread_id, metadata, status FROM threads WHERE thread_id = $1 AND deployment_id = $2 FOR UPDATE
 
 -- name: run_inflight_for_thread
 SELECT run_id FROM runs
@@ -12,7 +12,7 @@ WHERE thread_id = $1 AND status IN ('pending', 'running')
 ORDER BY created_at
 
 -- name: run_thread_insert
-INSERT INTO threads (thread_id, metadata, status) VALUES ($1, $2, 'busy')
+INSERT INTO threads (thread_id, metadata, status, deployment_id) VALUES ($1, $2, 'busy', $3)
 ON CONFLICT (thread_id) DO NOTHING
 RETURNING thread_id, metadata, status
 
@@ -38,11 +38,11 @@ VALUES ($1, $2, $3, $4, CASE WHEN $11::text IS NULL THEN 'pending' ELSE 'running
 RETURNING *
 
 -- name: run_get
-SELECT * FROM runs WHERE run_id = $1 AND thread_id = $2
+SELECT * FROM runs WHERE run_id = $1 AND thread_id = $2 AND deployment_id = $3
 
 -- name: run_list
 SELECT * FROM runs
-WHERE thread_id = $1 AND ($2::text IS NULL OR status = $2)
+WHERE thread_id = $1 AND ($2::text IS NULL OR status = $2) AND deployment_id = $5
 ORDER BY created_at DESC, run_id DESC
 LIMIT $3 OFFSET $4
 
@@ -174,11 +174,12 @@ SELECT * FROM runs
 WHERE ($1::uuid IS NULL OR thread_id = $1)
   AND ($2::uuid[] IS NULL OR run_id = ANY($2))
   AND status = ANY($3::text[])
+  AND deployment_id = $4
 ORDER BY created_at
 
 -- name: run_unfinished_of_assistant
 SELECT thread_id, run_id FROM runs
-WHERE assistant_id = $1 AND status IN ('pending', 'running')
+WHERE assistant_id = $1 AND deployment_id = $2 AND status IN ('pending', 'running')
 ORDER BY created_at
 
 -- name: run_delete_checkpoints
@@ -192,4 +193,4 @@ WHERE w.thread_id = gone.thread_id AND w.checkpoint_ns = gone.checkpoint_ns
   AND w.checkpoint_id = gone.checkpoint_id
 
 -- name: run_thread_latest_values
-SELECT "values", status, interrupts, error FROM threads WHERE thread_id = $1
+SELECT "values", status, interrupts, error FROM threads WHERE thread_id = $1 AND deployment_id = $2

@@ -4,7 +4,7 @@
 
 -- name: task_list
 SELECT * FROM runs
-WHERE assistant_id = $1
+WHERE assistant_id = $1 AND deployment_id = $7
   AND ($2::uuid IS NULL OR thread_id = $2)
   AND ($3::text[] IS NULL OR status = ANY($3))
   AND ($4 = 'any' OR status <> 'interrupted'
@@ -14,7 +14,7 @@ LIMIT $5 OFFSET $6
 
 -- name: task_count
 SELECT count(*) FROM runs
-WHERE assistant_id = $1
+WHERE assistant_id = $1 AND deployment_id = $5
   AND ($2::uuid IS NULL OR thread_id = $2)
   AND ($3::text[] IS NULL OR status = ANY($3))
   AND ($4 = 'any' OR status <> 'interrupted'

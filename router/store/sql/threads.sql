@@ -2,18 +2,19 @@
 -- checkpoint_writes are keyed by the thread id as text). Runs go with their thread by FK cascade.
 
 -- name: thread_insert
--- The new thread, or no row when the id exists already. $3 TTL strategy, $4 TTL in minutes.
-INSERT INTO threads (thread_id, metadata, ttl_strategy, ttl_minutes, expires_at)
-VALUES ($1, $2, $3::text, $4::float8,
+-- The new thread in deployment $5, or no row when the id exists already (in any deployment).
+-- $3 TTL strategy, $4 TTL in minutes.
+INSERT INTO threads (thread_id, metadata, ttl_strategy, ttl_minutes, deployment_id, expires_at)
+VALUES ($1, $2, $3::text, $4::float8, $5::uuid,
         CASE WHEN $4::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $4::float8 * 60) END)
 ON CONFLICT (thread_id) DO NOTHING
 RETURNING *
 
 -- name: thread_get
-SELECT * FROM threads WHERE thread_id = $1
+SELECT * FROM threads WHERE thread_id = $1 AND deployment_id = $2
 
 -- name: thread_lock
-SELECT * FROM threads WHERE thread_id = $1 FOR UPDATE
+SELECT * FROM threads WHERE thread_id = $1 AND deployment_id = $2 FOR UPDATE
 
 -- name: thread_patch
 -- Merge metadata ($2); when $3, replace the TTL with strategy $4 and minutes $5 counted from now.
@@ -27,7 +28,7 @@ SET metadata = metadata || $2::jsonb,
         WHEN $5::float8 IS NULL THEN NULL
         ELSE now() + make_interval(secs => $5::float8 * 60)
     END
-WHERE thread_id = $1
+WHERE thread_id = $1 AND deployment_id = $6
 RETURNING *
 
 -- name: thread_set_state
@@ -36,16 +37,17 @@ RETURNING *
 UPDATE threads
 SET "values" = $2::jsonb, interrupts = $3::jsonb, status = $4::text, error = NULL,
     updated_at = now(), state_updated_at = now()
-WHERE thread_id = $1
+WHERE thread_id = $1 AND deployment_id = $5
 RETURNING *
 
 -- name: thread_ids_for_assistant
 -- Threads whose metadata names the assistant (runs record it there).
-SELECT thread_id FROM threads WHERE metadata @> jsonb_build_object('assistant_id', $1::text)
+SELECT thread_id FROM threads
+WHERE metadata @> jsonb_build_object('assistant_id', $1::text) AND deployment_id = $2
 
 -- name: thread_expired
 -- Threads whose TTL passed ($1 at most), oldest expiry first; busy threads wait for their run.
-SELECT thread_id::text AS tid, ttl_strategy FROM threads
+SELECT thread_id::text AS tid, ttl_strategy, deployment_id::text AS deployment_id FROM threads
 WHERE expires_at <= now() AND status <> 'busy'
 ORDER BY expires_at
 LIMIT $1
@@ -56,15 +58,17 @@ UPDATE threads SET expires_at = now() + make_interval(secs => ttl_minutes * 60)
 WHERE thread_id = ANY($1::uuid[]) AND ttl_minutes IS NOT NULL
 
 -- name: thread_inflight_runs
-SELECT count(*) FROM runs WHERE thread_id = $1 AND status IN ('pending', 'running')
+SELECT count(*) FROM runs WHERE thread_id = $1 AND deployment_id = $2 AND status IN ('pending', 'running')
 
 -- name: thread_latest_run
-SELECT graph_id, assistant_id FROM runs WHERE thread_id = $1 ORDER BY created_at DESC LIMIT 1
+SELECT graph_id, assistant_id FROM runs WHERE thread_id = $1 AND deployment_id = $2
+ORDER BY created_at DESC LIMIT 1
 
 -- name: thread_delete_many
--- Delete threads ($1) and their checkpoint rows; returns the ids that existed.
+-- Delete threads ($1) of deployment $2 and their checkpoint rows; returns the ids that existed.
 WITH gone AS (
-    DELETE FROM threads WHERE thread_id = ANY($1::uuid[]) RETURNING thread_id::text AS tid
+    DELETE FROM threads WHERE thread_id = ANY($1::uuid[]) AND deployment_id = $2
+    RETURNING thread_id::text AS tid
 ), c AS (
     DELETE FROM checkpoints WHERE thread_id IN (SELECT tid FROM gone)
 ), w AS (
@@ -77,37 +81,41 @@ SELECT tid FROM gone
 -- name: thread_prune_keep_latest
 -- Keep each thread's newest checkpoint per namespace, its pending writes and the channel values it
 -- references; delete every older checkpoint row. Returns the ids ($1) of threads that exist.
-WITH latest AS (
+WITH mine AS (
+    SELECT thread_id::text AS tid FROM threads
+    WHERE thread_id::text = ANY($1::text[]) AND deployment_id = $2
+), latest AS (
     SELECT DISTINCT ON (thread_id, checkpoint_ns) thread_id, checkpoint_ns, checkpoint_id, checkpoint
     FROM checkpoints
-    WHERE thread_id = ANY($1::text[])
+    WHERE thread_id IN (SELECT tid FROM mine)
     ORDER BY thread_id, checkpoint_ns, checkpoint_id DESC
 ), c AS (
     DELETE FROM checkpoints k
-    WHERE k.thread_id = ANY($1::text[])
+    WHERE k.thread_id IN (SELECT tid FROM mine)
       AND NOT EXISTS (SELECT 1 FROM latest l WHERE l.thread_id = k.thread_id
                       AND l.checkpoint_ns = k.checkpoint_ns AND l.checkpoint_id = k.checkpoint_id)
 ), w AS (
     DELETE FROM checkpoint_writes k
-    WHERE k.thread_id = ANY($1::text[])
+    WHERE k.thread_id IN (SELECT tid FROM mine)
       AND NOT EXISTS (SELECT 1 FROM latest l WHERE l.thread_id = k.thread_id
                       AND l.checkpoint_ns = k.checkpoint_ns AND l.checkpoint_id = k.checkpoint_id)
 ), b AS (
     DELETE FROM checkpoint_blobs k
-    WHERE k.thread_id = ANY($1::text[])
+    WHERE k.thread_id IN (SELECT tid FROM mine)
       AND NOT EXISTS (SELECT 1 FROM latest l WHERE l.thread_id = k.thread_id
                       AND l.checkpoint_ns = k.checkpoint_ns
                       AND l.checkpoint -> 'channel_versions' ->> k.channel = k.version)
 )
-SELECT thread_id::text AS tid FROM threads WHERE thread_id::text = ANY($1::text[])
+SELECT thread_id::text AS tid FROM threads WHERE thread_id::text IN (SELECT tid FROM mine)
 
 -- name: thread_copy
 -- A new thread ($2) with the source's ($1) metadata, config and state; never busy, since no run of
 -- the copy is in flight.
-INSERT INTO threads (thread_id, metadata, config, "values", interrupts, error, status)
+INSERT INTO threads (thread_id, metadata, config, "values", interrupts, error, status, deployment_id)
 SELECT $2, metadata, config, "values", interrupts, error,
-       CASE WHEN status = 'busy' THEN 'idle' ELSE status END
-FROM threads WHERE thread_id = $1
+       CASE WHEN status = 'busy' THEN 'idle' ELSE status END, deployment_id
+FROM threads WHERE thread_id = $1 AND deployment_id = $3
+ON CONFLICT (thread_id) DO NOTHING
 RETURNING *
 
 -- name: thread_copy_checkpoints
@@ -158,6 +166,7 @@ WHERE ($1::uuid[] IS NULL OR thread_id = ANY($1::uuid[]))
   AND ($2::jsonb IS NULL OR metadata @> $2::jsonb)
   AND ($3::jsonb IS NULL OR "values" @> $3::jsonb)
   AND ($4::text IS NULL OR status = $4::text)
+  AND deployment_id = $9
 ORDER BY
     CASE WHEN $5::text = 'thread_id' AND $6::text = 'asc' THEN thread_id END ASC,
     CASE WHEN $5::text = 'thread_id' AND $6::text = 'desc' THEN thread_id END DESC,
@@ -178,3 +187,4 @@ SELECT count(*) FROM threads
 WHERE ($1::jsonb IS NULL OR metadata @> $1::jsonb)
   AND ($2::jsonb IS NULL OR "values" @> $2::jsonb)
   AND ($3::text IS NULL OR status = $3::text)
+  AND deployment_id = $4

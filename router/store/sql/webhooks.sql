@@ -41,4 +41,4 @@ SELECT min(next_attempt_at) AS next_attempt_at, now() AS now FROM webhook_delive
 WHERE status = 'pending'
 
 -- name: webhook_list_for_run
-SELECT * FROM webhook_deliveries WHERE run_id = $1 ORDER BY created_at
+SELECT * FROM webhook_deliveries WHERE run_id = $1 AND deployment_id = $2 ORDER BY created_at
