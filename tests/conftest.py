@@ -67,3 +67,15 @@ def redis_url() -> str:
 @pytest.fixture
 def redis_prefix() -> str:
     return f"langopen-test:{uuid.uuid4().hex[:10]}"
+
+
+REPORTED_PROPERTIES = ("schemathesis_", "cross_tenant_")  # measurements the closing notes quote
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Properties tests record for the notes (schemathesis request counts, cross-tenant pairs), one a
+    line. Here in the root conftest because only it is loaded by xdist's controller, which prints."""
+    for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed"):
+        for name, value in report.user_properties:
+            if name.startswith(REPORTED_PROPERTIES):
+                terminalreporter.write_line(f"{report.nodeid}: {name} = {value}")

@@ -21,11 +21,3 @@ def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
 async def http(tenants: Tenants) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=tenants.stack.url, timeout=20.0) as client:
         yield client
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The properties tests record under `cross_tenant_*` (pairs tried), one a line."""
-    for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed"):
-        for name, value in report.user_properties:
-            if name.startswith("cross_tenant_"):
-                terminalreporter.write_line(f"{report.nodeid}: {name} = {value}")

@@ -49,11 +49,3 @@ async def client(stack: Stack) -> AsyncIterator[LangGraphClient]:
         yield c
     finally:
         await c.http.client.aclose()
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The properties tests record under `schemathesis_*` (the generated-request count), one a line."""
-    for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed"):
-        for name, value in report.user_properties:
-            if name.startswith("schemathesis_"):
-                terminalreporter.write_line(f"{report.nodeid}: {name} = {value}")
