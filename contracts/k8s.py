@@ -31,6 +31,18 @@ STATUS_CURRENT_IMAGE = "currentImage"
 STATUS_PREVIOUS_IMAGE = "previousImage"
 CONDITION_READY = "Ready"
 
+# --- the function image (knative/image/Containerfile) ---------------------------------------------
+# The operator's pods assume them (knative/settings.py defaults); the Containerfile template builds them
+# (tests/k8s/test_image.py reads it and checks it uses these).
+IMAGE_APP_DIR = "/app"
+"""Where the image holds the app's repository (root-owned, read-only to the runtime user)."""
+IMAGE_APP_CONFIG_PATH = f"{IMAGE_APP_DIR}/langgraph.json"
+"""The app's langgraph.json inside the image (LANGOPEN_CONFIG)."""
+IMAGE_USER_ID = 65532
+"""The image's non-root `app` user and group id; function pods run as it."""
+IMAGE_PORT = 8080
+"""Port the function runtime listens on in the image ($PORT, Knative's default)."""
+
 # --- labels (bounded values only: names and ids, never run or thread ids) -------------------------
 LABEL_PREFIX = "langopen.dev/"
 LABEL_DEPLOYMENT = "langopen.dev/deployment"

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts import k8s
+
 PRIVATE_NETWORKS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 
 
@@ -28,14 +30,20 @@ class OperatorSettings(BaseSettings):
         description="Labels of the cluster DNS pods (any namespace) reachable on port 53 UDP/TCP.",
     )
     container_port: int = Field(
-        default=8080, ge=1, le=65535, description="Port the function runtime listens on (Knative's PORT)."
+        default=k8s.IMAGE_PORT,
+        ge=1,
+        le=65535,
+        description="Port the function runtime listens on (Knative's PORT; the image's default 8080).",
     )
     app_config_path: str = Field(
-        default="/app/langgraph.json",
-        description="Path of the app's langgraph.json inside the image (knative/image/ puts it there).",
+        default=k8s.IMAGE_APP_CONFIG_PATH,
+        description="Path of the app's langgraph.json inside the image (default /app/langgraph.json, "
+        "where knative/image/Containerfile puts it).",
     )
     run_as_user: int = Field(
-        default=65532, ge=1, description="Non-root uid the pods run as (the image's `app` user)."
+        default=k8s.IMAGE_USER_ID,
+        ge=1,
+        description="Non-root uid the pods run as (default 65532, the image's `app` user).",
     )
     tmp_size_limit: str = Field(
         default="256Mi", description="Size cap of the writable /tmp (an emptyDir; the root fs is read-only)."

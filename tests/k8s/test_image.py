@@ -29,8 +29,10 @@ from cloudevents.core.bindings.http import to_binary
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 
+from contracts import k8s
 from contracts import runtime as rt
 from contracts.ids import system_assistant_id, uuid7
+from knative.settings import OperatorSettings
 from tests.k8s.cluster import REPO_ROOT, free_port
 
 pytestmark = pytest.mark.timeout(900)
@@ -39,7 +41,7 @@ CONTAINERFILE = REPO_ROOT / "knative" / "image" / "Containerfile"
 APP = Path(__file__).resolve().parent / "image_app"
 CACHE_ROOT = Path(os.environ.get("LANGOPEN_K8S_CACHE", "/var/cache/langopen"))
 BASE_SCRIPT = REPO_ROOT / "scripts" / "k8s-image-base"
-IMAGE_UID = 65532
+IMAGE_UID = k8s.IMAGE_USER_ID
 # A clean environment for buildah/runsc/pip: the host's PIP_* settings must not leak into builds.
 CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
@@ -136,14 +138,33 @@ def test_base_is_pinned_by_digest_and_the_build_refuses_a_tag(base: Base, tmp_pa
     assert "BASE_IMAGE must be pinned by digest" in result.stderr + result.stdout
 
 
+def test_containerfile_builds_the_layout_the_operator_assumes() -> None:
+    """contracts/k8s.py's IMAGE_* (the operator's defaults, knative/settings.py) are what the template
+    builds: the app and its langgraph.json, the user and the port."""
+    text = CONTAINERFILE.read_text()
+    uid, app = k8s.IMAGE_USER_ID, k8s.IMAGE_APP_DIR
+
+    assert f"--uid {uid} --user-group" in text
+    assert f"\nUSER {uid}:{uid}\n" in text
+    assert f"\nCOPY app/ {app}/\n" in text
+    assert f"\nWORKDIR {app}\n" in text
+    assert f"LANGOPEN_CONFIG={k8s.IMAGE_APP_CONFIG_PATH} " in text
+    assert f"PORT={k8s.IMAGE_PORT}\n" in text
+    assert f"\nEXPOSE {k8s.IMAGE_PORT}\n" in text
+    operator = OperatorSettings()
+    assert (operator.app_config_path, operator.run_as_user, operator.container_port) == (
+        k8s.IMAGE_APP_CONFIG_PATH, k8s.IMAGE_USER_ID, k8s.IMAGE_PORT,
+    )  # fmt: skip
+
+
 def test_image_config_is_non_root_with_the_runtime_as_entrypoint(oci_bundle: Path) -> None:
     config = json.loads((oci_bundle / "config.json").read_text())
 
     assert config["process"]["user"]["uid"] == IMAGE_UID
     assert config["process"]["args"] == ["python", "-m", "functions.main"]
     env = dict(item.split("=", 1) for item in config["process"]["env"])
-    assert env["LANGOPEN_CONFIG"] == "/app/langgraph.json"
-    assert env["PORT"] == "8080"
+    assert env["LANGOPEN_CONFIG"] == k8s.IMAGE_APP_CONFIG_PATH
+    assert env["PORT"] == str(k8s.IMAGE_PORT)
     assert (oci_bundle / "rootfs" / "app" / "graph.py").is_file()
     assert (oci_bundle / "rootfs" / "app" / "graph.py").stat().st_uid == 0  # code not writable by the app
 

@@ -105,3 +105,14 @@ node.k8s.io/v1beta1
     - port: 53
       protocol: TCP
 {{- end -}}
+
+{{/* Non-empty when the router's function target reads the cluster (knative, sandbox): then its pods get
+a token and a Role in the agent namespace; with `url` neither. */}}
+{{- define "langopen.routerUsesCluster" -}}
+{{- if has .Values.router.functionTarget (list "knative" "sandbox") -}}true{{- end -}}
+{{- end -}}
+
+{{/* Namespace of the AgentDeployment the router serves: router.agentNamespace, else the release's. */}}
+{{- define "langopen.agentNamespace" -}}
+{{- default .Release.Namespace .Values.router.agentNamespace -}}
+{{- end -}}

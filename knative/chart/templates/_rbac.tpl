@@ -31,3 +31,29 @@ kopf's own needs (CRD and namespace observation) are a separate read-only Cluste
   resources: [events]
   verbs: [create]
 {{- end -}}
+
+{{/*
+What the router's cluster target does (router/dispatch/knative.py, sandbox.py), and nothing more. Its
+reads are a get, and its waits a get followed by a watch (kubernetes_asyncio's Watch always sends
+watch=true): no plain list anywhere.
+- knative: reads the AgentDeployment and waits for its Ready condition and URL (get, watch).
+- sandbox: reads the AgentDeployment once for its warm pool (get); creates a SandboxClaim, waits for it
+  to be bound (get, watch) and deletes it on release; waits for the bound Sandbox's host (get, watch).
+*/}}
+{{- define "langopen.routerRules" -}}
+{{- if eq .Values.router.functionTarget "knative" -}}
+- apiGroups: [langopen.dev]
+  resources: [agentdeployments]
+  verbs: [get, watch]
+{{- else if eq .Values.router.functionTarget "sandbox" -}}
+- apiGroups: [langopen.dev]
+  resources: [agentdeployments]
+  verbs: [get]
+- apiGroups: [extensions.agents.x-k8s.io]
+  resources: [sandboxclaims]
+  verbs: [create, get, watch, delete]
+- apiGroups: [agents.x-k8s.io]
+  resources: [sandboxes]
+  verbs: [get, watch]
+{{- end -}}
+{{- end -}}
