@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import asyncpg
 import pytest
@@ -36,6 +37,18 @@ async def _migrate(dsn: str) -> None:
     from cli import migrate
 
     await migrate.apply_all(dsn)
+
+
+@contextmanager
+def migrated_database(prefix: str) -> Iterator[str]:
+    """A database of its own (`prefix` + a random suffix), migrated, dropped afterwards; its DSN."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        asyncio.run(_migrate(_dsn_for(name)))
+        yield _dsn_for(name)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

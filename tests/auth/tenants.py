@@ -16,7 +16,7 @@ from pathlib import Path
 from cli import admin
 from router.auth.permissions import Role
 from router.store import pool as pool_store
-from tests.conftest import REDIS_URL, _admin, _dsn_for, _migrate
+from tests.conftest import REDIS_URL, migrated_database
 from tests.e2e.stack import APP_CONFIG, Stack
 
 ROLES = [r.value for r in Role]
@@ -59,26 +59,22 @@ async def _bootstrap(dsn: str) -> tuple[dict[tuple[str, str], str], str, str]:
 @contextmanager
 def running_tenants(workdir: Path, *, config: Path = APP_CONFIG) -> Iterator[Tenants]:
     """The stack serving the app of `config` (langgraph.json), in a database of its own."""
-    name = f"t_auth_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    dsn = _dsn_for(name)
-    asyncio.run(_migrate(dsn))
-    keys, revoked, expired = asyncio.run(_bootstrap(dsn))
-    stack = Stack(
-        database_url=dsn,
-        redis_url=REDIS_URL,
-        redis_prefix=f"langopen-auth:{uuid.uuid4().hex[:8]}",
-        workdir=workdir,
-        router_module="router",
-        config=config,
-        extra_env={
-            "LANGOPEN_AUTH_FAILURES_PER_WINDOW": str(FAILURE_LIMIT),
-            "LANGOPEN_AUTH_FAILURE_WINDOW_SECONDS": str(FAILURE_WINDOW_SECONDS),
-        },
-    )
-    try:
-        stack.start()
-        yield Tenants(stack=stack, dsn=dsn, keys=keys, revoked=revoked, expired=expired)
-    finally:
-        stack.stop()
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with migrated_database("t_auth") as dsn:
+        keys, revoked, expired = asyncio.run(_bootstrap(dsn))
+        stack = Stack(
+            database_url=dsn,
+            redis_url=REDIS_URL,
+            redis_prefix=f"langopen-auth:{uuid.uuid4().hex[:8]}",
+            workdir=workdir,
+            router_module="router",
+            config=config,
+            extra_env={
+                "LANGOPEN_AUTH_FAILURES_PER_WINDOW": str(FAILURE_LIMIT),
+                "LANGOPEN_AUTH_FAILURE_WINDOW_SECONDS": str(FAILURE_WINDOW_SECONDS),
+            },
+        )
+        try:
+            stack.start()
+            yield Tenants(stack=stack, dsn=dsn, keys=keys, revoked=revoked, expired=expired)
+        finally:
+            stack.stop()

@@ -3,7 +3,6 @@ driven with the official `langgraph-sdk` client."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,29 +11,26 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from tests.conftest import REDIS_URL, _admin, _dsn_for, _migrate
+from tests.conftest import REDIS_URL, migrated_database
 from tests.e2e.stack import Stack
 
 
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack with its own database and Redis prefix, for a fixture of any scope."""
-    name = f"t_e2e_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    asyncio.run(_migrate(_dsn_for(name)))
-    workdir: Path = tmp_path_factory.mktemp("stack")
-    s = Stack(
-        database_url=_dsn_for(name),
-        redis_url=REDIS_URL,
-        redis_prefix=f"langopen-e2e:{uuid.uuid4().hex[:8]}",
-        workdir=workdir,
-        extra_env={"LANGOPEN_HEARTBEAT_SECONDS": "5"},
-    )
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with migrated_database("t_e2e") as dsn:
+        workdir: Path = tmp_path_factory.mktemp("stack")
+        s = Stack(
+            database_url=dsn,
+            redis_url=REDIS_URL,
+            redis_prefix=f"langopen-e2e:{uuid.uuid4().hex[:8]}",
+            workdir=workdir,
+            extra_env={"LANGOPEN_HEARTBEAT_SECONDS": "5"},
+        )
+        try:
+            s.start()
+            yield s
+        finally:
+            s.stop()
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import BadRequestError, NotFoundError, UnprocessableEntityError
 
-from tests.conftest import REDIS_URL, _admin, _dsn_for, _migrate
+from tests.conftest import REDIS_URL, migrated_database
 from tests.e2e.helpers import new_thread, wire
 from tests.e2e.stack import Stack
 
@@ -301,32 +301,29 @@ async def test_every_minute_cron_fires_at_the_minute(client: LangGraphClient) ->
 def shared_db_stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Stack]]:
     """Two router processes (and one function runtime) on one database and Redis prefix. Each
     scheduler looks at the table at least every second, so both contend for every tick."""
-    name = f"t_e2e_crons_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    asyncio.run(_migrate(_dsn_for(name)))
-    workdir = tmp_path_factory.mktemp("crons")
-    env = {"LANGOPEN_SCHEDULER_MAX_SLEEP_SECONDS": "1"}
-    prefix = f"langopen-e2e-crons:{uuid.uuid4().hex[:8]}"
-    first = Stack(
-        database_url=_dsn_for(name), redis_url=REDIS_URL, redis_prefix=prefix, workdir=workdir, extra_env=env
-    )
-    second = Stack(
-        database_url=_dsn_for(name),
-        redis_url=REDIS_URL,
-        redis_prefix=prefix,
-        workdir=workdir / "second",
-        extra_env=env,
-        function_port=first.function_port,
-    )
-    second.workdir.mkdir()
-    try:
-        first.start()
-        second.start_router()
-        yield first, second
-    finally:
-        second.stop()
-        first.stop()
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with migrated_database("t_e2e_crons") as dsn:
+        workdir = tmp_path_factory.mktemp("crons")
+        env = {"LANGOPEN_SCHEDULER_MAX_SLEEP_SECONDS": "1"}
+        prefix = f"langopen-e2e-crons:{uuid.uuid4().hex[:8]}"
+        first = Stack(
+            database_url=dsn, redis_url=REDIS_URL, redis_prefix=prefix, workdir=workdir, extra_env=env
+        )
+        second = Stack(
+            database_url=dsn,
+            redis_url=REDIS_URL,
+            redis_prefix=prefix,
+            workdir=workdir / "second",
+            extra_env=env,
+            function_port=first.function_port,
+        )
+        second.workdir.mkdir()
+        try:
+            first.start()
+            second.start_router()
+            yield first, second
+        finally:
+            second.stop()
+            first.stop()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import REDIS_URL, _admin, _dsn_for, _migrate
+from tests.conftest import REDIS_URL, migrated_database
 from tests.e2e.helpers import raw_client
 from tests.e2e.stack import ROOT, Stack
 
@@ -24,21 +24,18 @@ CUSTOM_CONFIG = ROOT / "tests" / "app_custom" / "langgraph.json"
 
 
 def _stack(workdir: Path, config: Path) -> Iterator[Stack]:
-    name = f"t_e2e_custom_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    asyncio.run(_migrate(_dsn_for(name)))
-    s = Stack(
-        database_url=_dsn_for(name),
-        redis_url=REDIS_URL,
-        redis_prefix=f"langopen-e2e:{uuid.uuid4().hex[:8]}",
-        workdir=workdir,
-        config=config,
-    )
-    try:
-        yield s
-    finally:
-        s.stop()
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with migrated_database("t_e2e_custom") as dsn:
+        s = Stack(
+            database_url=dsn,
+            redis_url=REDIS_URL,
+            redis_prefix=f"langopen-e2e:{uuid.uuid4().hex[:8]}",
+            workdir=workdir,
+            config=config,
+        )
+        try:
+            yield s
+        finally:
+            s.stop()
 
 
 def _write_config(folder: Path, http: dict[str, Any]) -> Path:

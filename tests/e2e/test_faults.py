@@ -18,7 +18,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from tests.conftest import REDIS_URL, _admin, _dsn_for, _migrate
+from tests.conftest import REDIS_URL, migrated_database
 from tests.e2e.helpers import new_thread, values_of, wait_for_status, wire
 from tests.e2e.stack import APP_CONFIG, Stack
 
@@ -58,24 +58,21 @@ def config_without(graph_id: str, folder: Path) -> Path:
 def make_stack(
     tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str], *, function_lacks: str | None = None
 ) -> Iterator[Stack]:
-    name = f"t_e2e_faults_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    asyncio.run(_migrate(_dsn_for(name)))
-    workdir = tmp_path_factory.mktemp("faults")
-    stack = SkewedStack(
-        database_url=_dsn_for(name),
-        redis_url=REDIS_URL,
-        redis_prefix=f"langopen-e2e-faults:{uuid.uuid4().hex[:8]}",
-        workdir=workdir,
-        extra_env=extra_env,
-        function_config=config_without(function_lacks, workdir) if function_lacks else None,
-    )
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop()
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with migrated_database("t_e2e_faults") as dsn:
+        workdir = tmp_path_factory.mktemp("faults")
+        stack = SkewedStack(
+            database_url=dsn,
+            redis_url=REDIS_URL,
+            redis_prefix=f"langopen-e2e-faults:{uuid.uuid4().hex[:8]}",
+            workdir=workdir,
+            extra_env=extra_env,
+            function_config=config_without(function_lacks, workdir) if function_lacks else None,
+        )
+        try:
+            stack.start()
+            yield stack
+        finally:
+            stack.stop()
 
 
 @pytest.fixture(scope="module")

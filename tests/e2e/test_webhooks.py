@@ -27,7 +27,7 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import UnprocessableEntityError
 
-from tests.conftest import REDIS_URL, _admin, _dsn_for, _migrate
+from tests.conftest import REDIS_URL, migrated_database
 from tests.e2e.helpers import new_thread, wire
 from tests.e2e.stack import APP_CONFIG, Stack
 
@@ -95,24 +95,21 @@ def relaxed_config(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def webhook_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    name = f"t_e2e_hooks_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    asyncio.run(_migrate(_dsn_for(name)))
-    workdir = tmp_path_factory.mktemp("webhooks")
-    stack = Stack(
-        database_url=_dsn_for(name),
-        redis_url=REDIS_URL,
-        redis_prefix=f"langopen-e2e-hooks:{uuid.uuid4().hex[:8]}",
-        workdir=workdir,
-        config=relaxed_config(workdir),
-        extra_env={"LANGOPEN_WEBHOOK_SECRET": SECRET, "LANGOPEN_WEBHOOK_BACKOFF_SECONDS": "0.3"},
-    )
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop()
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with migrated_database("t_e2e_hooks") as dsn:
+        workdir = tmp_path_factory.mktemp("webhooks")
+        stack = Stack(
+            database_url=dsn,
+            redis_url=REDIS_URL,
+            redis_prefix=f"langopen-e2e-hooks:{uuid.uuid4().hex[:8]}",
+            workdir=workdir,
+            config=relaxed_config(workdir),
+            extra_env={"LANGOPEN_WEBHOOK_SECRET": SECRET, "LANGOPEN_WEBHOOK_BACKOFF_SECONDS": "0.3"},
+        )
+        try:
+            stack.start()
+            yield stack
+        finally:
+            stack.stop()
 
 
 @pytest.fixture
