@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from contracts.auth import AuthSection
 from contracts.http_app import HttpConfig
 
 GRAPH_SPEC = re.compile(r"^(?P<path>[^:]+):(?P<attr>[A-Za-z_][A-Za-z0-9_]*)$")
@@ -118,6 +119,7 @@ class AppConfig(BaseModel):
     store: StoreConfig = Field(default_factory=StoreConfig)
     webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
+    auth: AuthSection = Field(default_factory=AuthSection)
 
     @field_validator("graphs")
     @classmethod

@@ -14,7 +14,9 @@ langgraph.json, its embedding function loaded here) → the loop's CheckpointExe
 (docs/decisions/0003) → [LangGraph migrations, only with `migrate`; the store's vector tables whenever
 `store.index` is set, docs/decisions/0005] → Postgres pool (checkpointer + store, TTL sweeper) → Redis
 client → control listener → the user's `http.app` lifespan (functions/http_app.py; requests the router
-forwards with its marker header go to that app). Shutdown closes them in reverse.
+forwards with its marker header go to that app). Custom auth (`auth.path`, functions/auth.py) is
+imported with the http app, before anything opens; without it the two auth requests are FAILED 400.
+Shutdown closes them in reverse.
 """
 
 from __future__ import annotations
@@ -42,10 +44,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive
 
+from contracts import auth as auth_contract
 from contracts import http_app as http_contract
 from contracts import runtime as rt
 from contracts.app_config import load_app_config
-from functions import checkpoints, http_app, info, state
+from functions import auth, checkpoints, http_app, info, state
 from functions import store as store_ops
 from functions.cancel import ControlListener
 from functions.errors import (
@@ -88,6 +91,8 @@ class Services:
     store: BaseStore
     http_app: Starlette | None = None
     """The user's `http.app`, served to requests the router forwards (functions.http_app)."""
+    auth: auth.CustomAuth | None = None
+    """The user's `auth.path` object, answering authenticate/authorize requests (functions.auth)."""
 
 
 @dataclass
@@ -124,7 +129,7 @@ def _state_config(req: rt.StateGetRequest | rt.StateHistoryRequest | rt.StateUpd
         "thread_id": req.thread_id,
         "graph_id": req.graph_id,
     }
-    return cast(RunnableConfig, {**req.config, "configurable": configurable})
+    return cast(RunnableConfig, auth.attach_user({**req.config, "configurable": configurable}))
 
 
 async def _state_get(services: Services, req: rt.StateGetRequest, _: Receive) -> Reply:
@@ -144,7 +149,8 @@ async def _state_update(services: Services, req: rt.StateUpdateRequest, _: Recei
 
 
 async def _graph_info(services: Services, req: rt.GraphInfoRequest, _: Receive) -> Reply:
-    async with services.graphs.open_graph(req.graph_id, cast(RunnableConfig, req.config)) as graph:
+    config = cast(RunnableConfig, auth.attach_user(req.config))
+    async with services.graphs.open_graph(req.graph_id, config) as graph:
         answer = rt.GraphInfo(graph_id=req.graph_id, kind=req.kind, body=await info.graph_info(graph, req))
     return Reply(rt.GRAPH_INFO, answer.model_dump_json().encode())
 
@@ -161,6 +167,22 @@ async def _http_routes(services: Services, _req: http_contract.RoutesRequest, _:
     )
 
 
+def _custom_auth(services: Services) -> auth.CustomAuth:
+    if services.auth is None:
+        raise BadRequestError("custom auth is not configured (auth.path)")
+    return services.auth
+
+
+async def _authenticate(services: Services, req: auth_contract.AuthenticateRequest, _: Receive) -> Reply:
+    result = await _custom_auth(services).authenticate(req)
+    return Reply(auth_contract.AUTHENTICATED, result.model_dump_json().encode())
+
+
+async def _authorize(services: Services, req: auth_contract.AuthorizeRequest, _: Receive) -> Reply:
+    result = await _custom_auth(services).authorize(req)
+    return Reply(auth_contract.AUTHORIZED, result.model_dump_json().encode())
+
+
 HANDLERS: dict[str, tuple[type[BaseModel], Handler]] = {
     rt.RUN_REQUESTED: (rt.RunRequest, _run),
     rt.STATE_GET_REQUESTED: (rt.StateGetRequest, _state_get),
@@ -169,6 +191,8 @@ HANDLERS: dict[str, tuple[type[BaseModel], Handler]] = {
     rt.GRAPH_INFO_REQUESTED: (rt.GraphInfoRequest, _graph_info),
     rt.STORE_REQUESTED: (rt.StoreRequest, _store),
     http_contract.ROUTES_REQUESTED: (http_contract.RoutesRequest, _http_routes),
+    auth_contract.AUTHENTICATE_REQUESTED: (auth_contract.AuthenticateRequest, _authenticate),
+    auth_contract.AUTHORIZE_REQUESTED: (auth_contract.AuthorizeRequest, _authorize),
 }
 
 
@@ -235,12 +259,10 @@ def create_app(settings: FunctionSettings) -> Starlette:
         values = load_graph_values(settings.config_path)
         app_config = load_app_config(settings.config_path)
         store_config = app_config.store
-        user_app = (
-            http_app.load_app(app_config.http.app, settings.config_path.resolve().parent)
-            if app_config.http.app
-            else None
-        )
-        options = store_ops.store_options(store_config, settings.config_path.resolve().parent)
+        base = settings.config_path.resolve().parent
+        user_app = http_app.load_app(app_config.http.app, base) if app_config.http.app else None
+        custom_auth = auth.load_auth(app_config.auth.path, base) if app_config.auth.path else None
+        options = store_ops.store_options(store_config, base)
         # docs/decisions/0003: checkpoint (de)serialisation runs inline instead of one thread hop each.
         checkpoints.install_executor(asyncio.get_running_loop())
         if settings.migrate:
@@ -273,7 +295,7 @@ def create_app(settings: FunctionSettings) -> Starlette:
                 )
                 async with http_app.running(user_app):
                     app.state.services = Services(
-                        graphs=graphs, executor=executor, store=store, http_app=user_app
+                        graphs=graphs, executor=executor, store=store, http_app=user_app, auth=custom_auth
                     )
                     logger.info("function runtime ready: graphs %s", ", ".join(graphs.graph_ids))
                     yield

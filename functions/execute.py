@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 from contracts.frames import ERROR_EVENT, METADATA_EVENT
 from contracts.queue import Keys
 from contracts.runtime import CancelAction, RunError, RunOutcome, RunRequest
+from functions.auth import attach_user
 from functions.cancel import ControlListener, parse_action
 from functions.errors import USER_INTERRUPT, USER_ROLLBACK, GraphNotFoundError, run_error
 from functions.graphs import GraphRegistry
@@ -59,7 +60,8 @@ def map_command(command: dict[str, Any]) -> Command[Any]:
 
 
 def build_config(req: RunRequest) -> RunnableConfig:
-    """The run's config with the ids the official server puts in `configurable` and `metadata`."""
+    """The run's config with the ids the official server puts in `configurable` and `metadata`, and
+    the caller (`langgraph_auth_user`) as the user object nodes read (functions.auth)."""
     configurable = {
         **req.config.get("configurable", {}),
         "run_id": req.run_id,
@@ -78,7 +80,7 @@ def build_config(req: RunRequest) -> RunnableConfig:
     # Later attempts get a fresh callback run id so traces of two attempts never collide.
     root_run = uuid.UUID(req.run_id) if req.attempt == 1 else uuid.uuid4()
     config = {**req.config, "configurable": configurable, "metadata": metadata, "run_id": root_run}
-    return cast(RunnableConfig, config)
+    return cast(RunnableConfig, attach_user(config))
 
 
 class Executor:

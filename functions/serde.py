@@ -39,6 +39,12 @@ def _default(obj: Any) -> Any:
         return obj.decode("utf-8", "replace")
     if isinstance(obj, BaseException):
         return {"error": type(obj).__name__, "message": str(obj)}
+    as_dict = getattr(obj, "dict", None)  # a user object (Auth.types.StudioUser …) in a run's config
+    if callable(as_dict):
+        try:
+            return as_dict()
+        except TypeError:
+            pass
     return str(obj)
 
 

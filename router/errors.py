@@ -3,6 +3,7 @@ router/api/errors.py maps classes to HTTP status codes.
 
 RouterError
  ├── UnauthorizedError (401), ForbiddenError (403), RateLimitedError (429)
+ ├── AuthHandlerRefusedError (the status the custom auth handler chose)
  ├── NotFoundError ── ThreadNotFoundError, RunNotFoundError, AssistantNotFoundError, CheckpointNotFoundError
  ├── ConflictError ── ThreadBusyError, AlreadyExistsError
  ├── InvalidRequestError (400) ── UnsupportedMediaTypeError (415)
@@ -66,6 +67,17 @@ class RateLimitedError(RouterError):
     def __init__(self, message: str | None = None, *, retry_after_seconds: int) -> None:
         super().__init__(message, retry_after_seconds=retry_after_seconds)
         self.retry_after_seconds = retry_after_seconds
+
+
+class AuthHandlerRefusedError(RouterError):
+    """Forbidden"""
+
+    code = "auth_refused"
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.headers = headers
 
 
 class ConflictError(RouterError):

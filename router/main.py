@@ -25,6 +25,7 @@ from router.api import http_app as http_app_api
 from router.api import mcp as mcp_api
 from router.api import store as store_api
 from router.api.openapi import document as openapi_document
+from router.auth.custom import CustomAuth
 from router.auth.limits import FailureLimiter
 from router.auth.principals import ApiKeyAuthenticator
 from router.dispatch.client import FunctionClient
@@ -107,6 +108,7 @@ def create_app(
                     limit=settings.auth_failures_per_window,
                     window_seconds=settings.auth_failure_window_seconds,
                 ),
+                custom=CustomAuth(config.auth, functions) if config.auth.path else None,
             )
             await dispatcher.start()
             await reaper.start()
@@ -151,19 +153,28 @@ def create_app(
             http_app_api.enabled_routes(module.router, config.http), dependencies=[auth_api.Authorized]
         )
     auth_api.check_declared(app.routes)
-    app.add_middleware(
-        auth_api.DeploymentPrefix,
-        base_domain=settings.deployment_base_domain,
-        path_prefix=settings.deployment_path_prefix,
-    )
     # The official document for the official operations (router.api.openapi), built below once the
     # route table is final; set first so that custom routes' schema (http_app) is merged into it.
     served_openapi: dict[str, Any] = {}
     app.openapi = lambda: served_openapi  # type: ignore[method-assign]  # FastAPI's documented override
     http_app_api.install(app, config.http, proxy=http_app_proxy)
+    # Outermost to innermost: CORS, the deployment a request names (its /d/{name} prefix stripped),
+    # custom routes (which then see the deployment and the stripped path), the API.
+    app.add_middleware(
+        auth_api.DeploymentPrefix,
+        base_domain=settings.deployment_base_domain,
+        path_prefix=settings.deployment_path_prefix,
+    )
+    http_app_api.install_cors(app, config.http)
     served_openapi.update(
         openapi_document.build(
             app.routes, graph_ids=app_config.graph_ids(config), title=app.title, version=app.version
         )
     )
+    if config.auth.openapi:  # `auth.openapi`: how clients authenticate, as the user documents it
+        served_openapi.setdefault("components", {}).setdefault("securitySchemes", {}).update(
+            config.auth.openapi.get("securitySchemes", {})
+        )
+        if "security" in config.auth.openapi:
+            served_openapi["security"] = config.auth.openapi["security"]
     return app

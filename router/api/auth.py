@@ -24,8 +24,9 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from router import errors, tenancy
+from router import access, errors, tenancy
 from router.auth import audit, keys
+from router.auth.custom import CustomAuth, studio_user, takes_studio_path
 from router.auth.limits import FailureLimiter
 from router.auth.permissions import Permission
 from router.auth.principals import ANONYMOUS, API_KEY_HEADER, Authenticator, KeyRefusedError, Principal
@@ -172,6 +173,8 @@ class Gate:
     authenticator: Authenticator | None
     """None: auth is off (`langopen dev` without `--auth`); every caller may do everything."""
     limiter: FailureLimiter
+    custom: CustomAuth | None = None
+    """Custom auth from langgraph.json `auth.path` (its handlers run in the function service)."""
     _deployments: dict[str, accounts.Deployment] = field(default_factory=dict)
     _ensured: set[str] = field(default_factory=set)
 
@@ -196,26 +199,49 @@ def _client(request: Request) -> str | None:
 
 
 async def _authenticate(gate: Gate, request: Request) -> Principal:
+    custom = gate.custom
+    if custom is not None and not takes_studio_path(custom.section, request.headers):
+        return await _authenticate_custom(gate, custom, request)
     if gate.authenticator is None:
-        return ANONYMOUS
+        return ANONYMOUS if custom is None else custom.principal(studio_user(None), base=ANONYMOUS)
     client = _client(request)
     prefix = keys.prefix_of(request.headers.get(API_KEY_HEADER, "").strip())
     await gate.limiter.check(client, prefix)
     try:
-        return await gate.authenticator.authenticate(request.headers)
+        principal = await gate.authenticator.authenticate(request.headers)
     except errors.UnauthorizedError as exc:
         refused_prefix = exc.prefix if isinstance(exc, KeyRefusedError) else None
-        await gate.limiter.record_failure(client, refused_prefix)
-        actor = audit.Actor(
-            identity=f"key:{refused_prefix}" if refused_prefix else "anonymous",
-            key_id=None,
-            project_id=None,
-            client=client,
-        )
-        await audit.record(
-            gate.services.pool, actor, "auth.login", outcome="refused", details={"reason": exc.message}
-        )
+        await _refused(gate, client, refused_prefix, exc.message)
         raise
+    return principal if custom is None else custom.principal(studio_user(principal), base=principal)
+
+
+async def _refused(gate: Gate, client: str | None, prefix: str | None, reason: str) -> None:
+    await gate.limiter.record_failure(client, prefix)
+    actor = audit.Actor(
+        identity=f"key:{prefix}" if prefix else "anonymous", key_id=None, project_id=None, client=client
+    )
+    await audit.record(gate.services.pool, actor, "auth.login", outcome="refused", details={"reason": reason})
+
+
+async def _authenticate_custom(gate: Gate, custom: CustomAuth, request: Request) -> Principal:
+    """The function service's `@auth.authenticate` handler decides (docs/decisions/0011)."""
+    client = _client(request)
+    await gate.limiter.check(client, None)
+    peer = request.client
+    try:
+        user = await custom.authenticate(
+            method=request.method,
+            path=request.scope["path"],
+            query_string=request.url.query,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]],
+            client=(peer.host, peer.port) if peer is not None else None,
+        )
+    except errors.AuthHandlerRefusedError as exc:
+        if exc.status in (401, 403):
+            await _refused(gate, client, None, exc.message)
+        raise
+    return custom.principal(user)
 
 
 async def authorize(request: Request) -> Principal:
@@ -245,6 +271,8 @@ async def _authorize(request: Request, permission: Permission) -> Principal:
         raise errors.ForbiddenError(f"Forbidden: role '{principal.role}' lacks permission '{permission}'")
     tenancy.set_deployment(deployment.deployment_id)
     await gate.ensure_assistants(deployment)
+    custom, user = gate.custom, principal.auth_user
+    access.install(custom.authorizer(user) if custom is not None and user is not None else None)
     request.state.principal = principal
     return principal
 

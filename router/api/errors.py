@@ -38,6 +38,8 @@ STATUS_BY_ERROR: dict[type[errors.RouterError], int] = {
 
 
 def status_for(exc: errors.RouterError) -> int:
+    if isinstance(exc, errors.AuthHandlerRefusedError):
+        return exc.status
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]
@@ -56,6 +58,8 @@ def error_response(exc: errors.RouterError) -> Response:
     status = status_for(exc)
     if isinstance(exc, errors.RateLimitedError):
         return detail_response(status, exc.message, {"Retry-After": str(exc.retry_after_seconds)})
+    if isinstance(exc, errors.AuthHandlerRefusedError):
+        return detail_response(status, exc.message, exc.headers)
     return detail_response(status, exc.message)
 
 

@@ -264,7 +264,7 @@ def enabled_routes(router: APIRouter, http: contract.HttpConfig) -> APIRouter:
 
 def install(app: FastAPI, http: contract.HttpConfig, *, proxy: HttpAppProxy) -> None:
     """Apply `http` to an app whose routers went through `enabled_routes`: drop FastAPI's own
-    /openapi.json and /docs if meta is off, forward custom routes, add CORS (outermost)."""
+    /openapi.json and /docs if meta is off, forward custom routes (CORS: `install_cors`)."""
     off = disabled_groups(http)
     app.router.routes[:] = [r for r in app.router.routes if route_group(getattr(r, "path", "")) not in off]
     if http.app is not None:
@@ -285,5 +285,9 @@ def install(app: FastAPI, http: contract.HttpConfig, *, proxy: HttpAppProxy) -> 
             return app.openapi_schema
 
         app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+
+
+def install_cors(app: FastAPI, http: contract.HttpConfig) -> None:
+    """`http.cors`, as the outermost middleware (added last)."""
     if http.cors is not None:
         app.add_middleware(CORSMiddleware, **http.cors.model_dump())

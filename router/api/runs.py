@@ -7,14 +7,14 @@ import json
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from contracts import frames, ids
 from router import errors
 from router.api import deps, responses
 from router.api import stream as relay
-from router.api.auth import AuditorDep, PathPrefixDep
+from router.api.auth import Auditor, AuditorDep, PathPrefixDep
 from router.api.deps import ServicesDep, check_uuid
 from router.models import is_terminal
 from router.queue import signals
@@ -84,13 +84,15 @@ async def create_subscribed(
     return created, subscription, entered.result()
 
 
-def _disconnect_action(services: Services, created: runs_service.CreatedRun) -> Any:
+def _disconnect_action(services: Services, created: runs_service.CreatedRun, request: Request) -> Any:
     if created.on_disconnect != "cancel":
         return None
-    return _cancel_action(services, created.run["thread_id"], created.run["run_id"])
+    return _cancel_action(services, created.run["thread_id"], created.run["run_id"], request)
 
 
-async def stream_new_run(services: Services, body: Any, thread_id: str | None, *, prefix: str) -> Response:
+async def stream_new_run(
+    services: Services, body: Any, thread_id: str | None, *, prefix: str, request: Request
+) -> Response:
     """Create a run and stream it (shared with stateless runs); `prefix`: see relay.run_headers."""
     created, subscription, sub = await create_subscribed(services, body, thread_id)
     tid, run_id = created.run["thread_id"], created.run["run_id"]
@@ -107,7 +109,7 @@ async def stream_new_run(services: Services, body: Any, thread_id: str | None, *
         subscription,
         media_type=relay.SSE_MEDIA_TYPE,
         headers=relay.run_headers(thread_id, run_id, kind="stream", prefix=prefix),
-        on_disconnect=_disconnect_action(services, created),
+        on_disconnect=_disconnect_action(services, created, request),
     )
 
 
@@ -137,11 +139,13 @@ def _wait_response(
     )
 
 
-async def wait_new_run(services: Services, body: Any, thread_id: str | None, *, prefix: str) -> Response:
+async def wait_new_run(
+    services: Services, body: Any, thread_id: str | None, *, prefix: str, request: Request
+) -> Response:
     """Create a run and answer with its output once it ends (shared with stateless runs)."""
     created, subscription, sub = await create_subscribed(services, body, thread_id, local=True)
     tid, run_id = created.run["thread_id"], created.run["run_id"]
-    on_disconnect = _disconnect_action(services, created)
+    on_disconnect = _disconnect_action(services, created, request)
     return _wait_response(
         services, subscription, sub, tid, run_id, on_disconnect=on_disconnect, prefix=prefix
     )
@@ -159,16 +163,18 @@ async def create_run(
 
 @router.post("/threads/{thread_id}/runs/stream")
 async def stream_run(
-    thread_id: str, body: RunCreateStateful, services: ServicesDep, prefix: PathPrefixDep
+    thread_id: str, body: RunCreateStateful, services: ServicesDep, prefix: PathPrefixDep, request: Request
 ) -> Response:
-    return await stream_new_run(services, body, check_uuid(thread_id, "thread"), prefix=prefix)
+    return await stream_new_run(
+        services, body, check_uuid(thread_id, "thread"), prefix=prefix, request=request
+    )
 
 
 @router.post("/threads/{thread_id}/runs/wait")
 async def wait_run(
-    thread_id: str, body: RunCreateStateful, services: ServicesDep, prefix: PathPrefixDep
+    thread_id: str, body: RunCreateStateful, services: ServicesDep, prefix: PathPrefixDep, request: Request
 ) -> Response:
-    return await wait_new_run(services, body, check_uuid(thread_id, "thread"), prefix=prefix)
+    return await wait_new_run(services, body, check_uuid(thread_id, "thread"), prefix=prefix, request=request)
 
 
 @router.get("/threads/{thread_id}/runs")
@@ -208,6 +214,7 @@ async def join_run(
     run_id: str,
     services: ServicesDep,
     prefix: PathPrefixDep,
+    request: Request,
     cancel_on_disconnect: bool = False,
 ) -> Response:
     thread_id, run_id = check_uuid(thread_id, "thread"), check_uuid(run_id, "run")
@@ -227,14 +234,19 @@ async def join_run(
         sub,
         thread_id,
         run_id,
-        on_disconnect=_cancel_action(services, thread_id, run_id) if cancel_on_disconnect else None,
+        on_disconnect=_cancel_action(services, thread_id, run_id, request) if cancel_on_disconnect else None,
         prefix=prefix,
     )
 
 
-def _cancel_action(services: Services, thread_id: str, run_id: str) -> Any:
+def _cancel_action(services: Services, thread_id: str, run_id: str, request: Request) -> Any:
+    """What a client's disconnect does when it asked for `cancel`: interrupt the run, and say so in
+    the audit log (the caller of the request that disconnected, reason `client disconnected`)."""
+
     async def cancel() -> None:
         await runs_service.cancel_one(services, thread_id, run_id, action="interrupt")
+        details = {"thread_id": thread_id, "action": "interrupt", "reason": "client disconnected"}
+        await Auditor(request).record("run.cancel", target=run_id, details=details)
 
     return cancel
 
@@ -258,6 +270,7 @@ async def join_run_stream(
     run_id: str,
     services: ServicesDep,
     prefix: PathPrefixDep,
+    request: Request,
     cancel_on_disconnect: bool = False,
     stream_mode: str | None = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
@@ -302,7 +315,7 @@ async def join_run_stream(
         subscription,
         media_type=relay.SSE_MEDIA_TYPE,
         headers=relay.run_headers(thread_id, run_id, kind="stream", prefix=prefix),
-        on_disconnect=_cancel_action(services, thread_id, run_id) if cancel_on_disconnect else None,
+        on_disconnect=_cancel_action(services, thread_id, run_id, request) if cancel_on_disconnect else None,
     )
 
 
@@ -321,6 +334,9 @@ async def cancel_run(
         "rollback" if action == "rollback" else "interrupt"
     )  # the official server treats others as interrupt
     details = {"thread_id": thread_id, "action": chosen}
+    await runs_service.authorize_thread(
+        services, thread_id, "update", {"thread_id": thread_id, "run_id": run_id, "action": chosen}
+    )
     if not wait:
         await runs_service.cancel_one(services, thread_id, run_id, action=chosen)
         await auditor.record("run.cancel", target=run_id, details=details)

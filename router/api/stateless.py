@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import RootModel
 from starlette.responses import Response
 
@@ -29,13 +29,17 @@ async def create_run(body: RunCreate, services: ServicesDep, prefix: PathPrefixD
 
 
 @router.post("/runs/stream")
-async def stream_run(body: RunCreate, services: ServicesDep, prefix: PathPrefixDep) -> Response:
-    return await stream_new_run(services, body, None, prefix=prefix)
+async def stream_run(
+    body: RunCreate, services: ServicesDep, prefix: PathPrefixDep, request: Request
+) -> Response:
+    return await stream_new_run(services, body, None, prefix=prefix, request=request)
 
 
 @router.post("/runs/wait")
-async def wait_run(body: RunCreate, services: ServicesDep, prefix: PathPrefixDep) -> Response:
-    return await wait_new_run(services, body, None, prefix=prefix)
+async def wait_run(
+    body: RunCreate, services: ServicesDep, prefix: PathPrefixDep, request: Request
+) -> Response:
+    return await wait_new_run(services, body, None, prefix=prefix, request=request)
 
 
 @router.post("/runs/batch")

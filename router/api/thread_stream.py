@@ -20,6 +20,7 @@ from router.api import deps
 from router.api import stream as relay
 from router.api.deps import ServicesDep, check_uuid
 from router.queue import signals
+from router.services import runs as runs_service
 from router.store import runs as runs_store
 
 router = APIRouter(tags=["Threads"], dependencies=[deps.InputChecked])
@@ -64,6 +65,7 @@ async def join_thread_stream(
     thread_id = check_uuid(thread_id, "thread")
     modes = parse_modes(stream_modes)
     last_event_id = check_last_event_id(last_event_id)
+    await runs_service.authorize_thread(services, thread_id, "read")
     subscription = services.broker.subscribe(services.keys.thread_stream_channel(thread_id))
     sub = await subscription.__aenter__()
     try:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from contracts.auth import AuthUser
 from router import errors
 from router.auth import keys
 from router.auth.permissions import Permission, Role, is_allowed
@@ -23,7 +24,7 @@ API_KEY_HEADER = "x-api-key"
 AUTH_SCHEME_HEADER = "x-auth-scheme"
 LANGSMITH_API_KEY_SCHEME = "langsmith-api-key"
 MISSING_HEADERS = "Missing authentication headers"  # the official server's words
-INVALID_KEY = "Invalid API key"
+INVALID_KEY = "Invalid token"  # the official LangSmith auth backend's words (auth/langsmith/backend.py)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class Principal:
     """The project whose deployments the principal may use (None: any, i.e. auth is off)."""
     key_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    auth_user: AuthUser | None = None
+    """Set when custom auth (langgraph.json `auth.path`) or its studio path authenticated the caller:
+    the user its `@auth.on` handlers see and its runs carry."""
 
     def may(self, permission: Permission) -> bool:
         return is_allowed(self.role, permission)
@@ -51,7 +55,7 @@ class Authenticator(Protocol):
 
 
 class KeyRefusedError(errors.UnauthorizedError):
-    """Invalid API key"""
+    """Invalid token"""
 
     def __init__(self, prefix: str | None) -> None:
         super().__init__(INVALID_KEY)

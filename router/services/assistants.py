@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from contracts import ids, runtime
-from router import errors, tenancy
+from router import access, errors, tenancy
 from router.models import Assistant, AssistantVersion
 from router.services.context import Services
 from router.store import assistants as store
@@ -102,6 +102,21 @@ async def resolve(services: Services, assistant_id_or_graph_id: str) -> Assistan
     return found
 
 
+async def _authorized(
+    services: Services, assistant_id: str, action: str, value: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Fire custom auth's `assistants.<action>` event for one assistant (router.access); not found if
+    the handler's filters exclude it. The value as the handler left it; None when custom auth is off."""
+    if access.active() is None:
+        return None
+    new_value, filters = await access.authorize("assistants", action, value or {"assistant_id": assistant_id})
+    if filters is not None:
+        found = await store.get(services.pool, assistant_id, graph_ids=services.graph_ids)
+        if found is None or not access.matches(found["metadata"], filters):
+            raise errors.AssistantNotFoundError(f"Assistant {assistant_id} not found")
+    return new_value
+
+
 async def create(
     services: Services,
     *,
@@ -119,6 +134,19 @@ async def create(
     _check_graph(services, graph_id)
     cfg, ctx = _config_and_context(config, context)
     assistant_id = canonical_id(assistant_id) if assistant_id else str(uuid.uuid4())
+    value, filters = await access.authorize(
+        "assistants",
+        "create",
+        {
+            "assistant_id": assistant_id,
+            "graph_id": graph_id,
+            "config": cfg,
+            "context": ctx or {},
+            "metadata": metadata or {},
+            "name": name or DEFAULT_NAME,
+        },
+    )
+    metadata = value.get("metadata") or metadata
     created = await store.insert(
         services.pool,
         assistant_id=assistant_id,
@@ -133,14 +161,15 @@ async def create(
         return created
     if if_exists == "do_nothing":
         existing = await store.get(services.pool, assistant_id, graph_ids=services.graph_ids)
-        if existing is not None:
+        if existing is not None and access.matches(existing["metadata"], filters):
             return existing
     raise errors.AlreadyExistsError(f"Assistant {assistant_id} already exists")
 
 
 async def get(services: Services, assistant_id: str) -> Assistant:
+    _, filters = await access.authorize("assistants", "read", {"assistant_id": assistant_id})
     found = await store.get(services.pool, assistant_id, graph_ids=services.graph_ids)
-    if found is None:
+    if found is None or not access.matches(found["metadata"], filters):
         raise errors.AssistantNotFoundError(f"Assistant {assistant_id} not found")
     return found
 
@@ -177,6 +206,11 @@ async def search(
     if graph_id is not None:
         _check_graph(services, graph_id)
     order = "asc" if sort_order and sort_order.lower() == "asc" else "desc"
+    _, filters = await access.authorize(
+        "assistants",
+        "search",
+        {"graph_id": graph_id, "metadata": metadata or {}, "limit": limit, "offset": offset},
+    )
     rows = await store.search(
         services.pool,
         graph_ids=services.graph_ids,
@@ -187,6 +221,7 @@ async def search(
         sort_order=order,
         limit=limit + 1,
         offset=offset,
+        auth=filters,
     )
     next_offset = offset + limit if len(rows) > limit else None
     return [_select(r, select) for r in rows[:limit]], next_offset
@@ -201,12 +236,16 @@ async def count(
 ) -> int:
     if graph_id is not None:
         _check_graph(services, graph_id)
+    _, filters = await access.authorize(
+        "assistants", "search", {"graph_id": graph_id, "metadata": metadata or {}}
+    )
     return await store.count(
         services.pool,
         graph_ids=services.graph_ids,
         graph_id=graph_id,
         name=name or None,
         metadata=metadata or None,
+        auth=filters,
     )
 
 
@@ -225,6 +264,21 @@ async def update(
     if graph_id is not None:
         _check_graph(services, graph_id)
     cfg, ctx = _config_and_context(config, context)
+    value = await _authorized(
+        services,
+        assistant_id,
+        "update",
+        {
+            "assistant_id": assistant_id,
+            "graph_id": graph_id,
+            "config": cfg,
+            "context": ctx,
+            "metadata": metadata,
+            "name": name,
+        },
+    )
+    if value is not None and value.get("metadata") is not None:
+        metadata = value["metadata"]
     updated = await store.update(
         services.pool,
         assistant_id,
@@ -250,6 +304,7 @@ async def delete(services: Services, assistant_id: str) -> None:
     """Delete the assistant and its versions. Runs already created keep their own copy of its
     config (in their kwargs) and finish; the official server interrupts them instead.
     """
+    await _authorized(services, assistant_id, "delete")
     if not await store.delete(services.pool, assistant_id):
         raise errors.AssistantNotFoundError(f"Assistant with ID {assistant_id} not found")
 
@@ -262,6 +317,7 @@ async def list_versions(
     limit: int = 10,
     offset: int = 0,
 ) -> list[AssistantVersion]:
+    await _authorized(services, assistant_id, "read")
     versions = await store.list_versions(
         services.pool, assistant_id, metadata=metadata or None, limit=limit, offset=offset
     )
@@ -272,6 +328,7 @@ async def list_versions(
 
 async def set_latest(services: Services, assistant_id: str, version: int) -> Assistant:
     """Make a stored version current again (its fields become the assistant's)."""
+    await _authorized(services, assistant_id, "update", {"assistant_id": assistant_id, "version": version})
     updated = await store.set_latest(services.pool, assistant_id, version)
     if updated is not None:
         return updated

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 
 from contracts import ids
-from router import errors
+from router import access, errors
 from router.models import Cron
 from router.requests import CronCount, CronCreate, CronPatch, CronSearch, RunCreate, RunCreateStateful
 from router.services import assistants as assistants_service
@@ -82,6 +82,52 @@ async def _assistant_id(services: Services, value: str) -> str:
     return assistant["assistant_id"]
 
 
+async def _authorized(
+    services: Services, cron_id: str, action: str, value: dict[str, Any] | None = None
+) -> None:
+    """Fire custom auth's `crons.<action>` event for one cron (router.access); not found if the
+    handler's filters exclude it. No-op when custom auth is off."""
+    if access.active() is None:
+        return
+    _, filters = await access.authorize("crons", action, value or {"cron_id": cron_id})
+    if filters is not None:
+        cron = await store.get(services.pool, cron_id)
+        if cron is None or not access.matches(cron["metadata"], filters):
+            raise errors.NotFoundError(f"Cron with ID {cron_id} not found")
+
+
+async def _authorize_create(
+    services: Services, body: CronCreate, payload: dict[str, Any], *, assistant_id: str, thread_id: str | None
+) -> dict[str, Any]:
+    """Custom auth's events for a new cron: `crons.create`, then `assistants.read` (not for system
+    assistants) and `threads.read` of its thread with their filters; the cron's metadata as the
+    handler left it."""
+    value, _ = await access.authorize(
+        "crons",
+        "create",
+        {
+            "payload": payload,
+            "schedule": body.schedule,
+            "thread_id": thread_id,
+            "assistant_id": assistant_id,
+            "metadata": dict(body.metadata or {}),
+            "end_time": payload.get("end_time"),
+        },
+    )
+    assistant = await assistants_service.resolve(services, assistant_id)
+    if (assistant["metadata"] or {}).get("created_by") != "system":
+        _, assistant_filters = await access.authorize("assistants", "read", {"assistant_id": assistant_id})
+        if not access.matches(assistant["metadata"], assistant_filters):
+            raise errors.NotFoundError(f"Assistant {assistant_id} not found")
+    if thread_id is not None:
+        _, thread_filters = await access.authorize("threads", "read", {"thread_id": thread_id})
+        thread = await threads_store.get(services.pool, thread_id)
+        if thread is None or not access.matches(thread["metadata"], thread_filters):
+            raise errors.ThreadNotFoundError(f"Thread with ID {thread_id} not found")
+    metadata: dict[str, Any] = value.get("metadata") or {}
+    return metadata
+
+
 async def create(services: Services, body: CronCreate, *, thread_id: str | None) -> Cron:
     """A cron for `thread_id` (None: stateless, each tick on a new thread)."""
     check_schedule(body.schedule)
@@ -97,6 +143,12 @@ async def create(services: Services, body: CronCreate, *, thread_id: str | None)
     payload = body.model_dump(mode="json", exclude_unset=True, exclude_none=True)
     payload["assistant_id"] = assistant_id
     payload["config"] = _run_config(payload.get("config"), cron_id)
+    metadata = body.metadata or {}
+    if access.active() is not None:
+        metadata = await _authorize_create(
+            services, body, payload, assistant_id=assistant_id, thread_id=thread_id
+        )
+        payload["metadata"] = metadata
     cron = await store.insert(
         services.pool,
         cron_id=cron_id,
@@ -108,7 +160,7 @@ async def create(services: Services, body: CronCreate, *, thread_id: str | None)
         end_time=_utc(body.end_time),
         payload=payload,
         next_run_date=next_run_after(body.schedule, body.timezone, datetime.now(UTC)),
-        metadata=body.metadata or {},
+        metadata=metadata,
         on_run_completed=(body.on_run_completed or "delete") if thread_id is None else None,
         enabled=body.enabled,
     )
@@ -117,8 +169,9 @@ async def create(services: Services, body: CronCreate, *, thread_id: str | None)
 
 
 async def get(services: Services, cron_id: str) -> Cron:
+    _, filters = await access.authorize("crons", "read", {"cron_id": cron_id})
     cron = await store.get(services.pool, cron_id)
-    if cron is None:
+    if cron is None or not access.matches(cron["metadata"], filters):
         raise errors.NotFoundError(f"Cron with ID {cron_id} not found")
     return cron
 
@@ -152,6 +205,9 @@ async def patch(services: Services, cron_id: str, body: CronPatch) -> Cron:
         zone(body.timezone)
     if body.webhook is not None:
         webhooks_service.check_url(services, body.webhook)
+    await _authorized(
+        services, cron_id, "update", {"cron_id": cron_id, **body.model_dump(mode="json", exclude_unset=True)}
+    )
     async with services.pool.acquire() as conn, conn.transaction():
         row = await store.lock(conn, cron_id)
         if row is None:
@@ -181,6 +237,7 @@ async def patch(services: Services, cron_id: str, body: CronPatch) -> Cron:
 
 
 async def delete(services: Services, cron_id: str) -> None:
+    await _authorized(services, cron_id, "delete")
     if not await store.delete(services.pool, cron_id):
         raise errors.NotFoundError(f"Cron with ID {cron_id} not found")
 
@@ -203,6 +260,17 @@ async def _filters(
 async def search(services: Services, body: CronSearch) -> tuple[list[dict[str, Any]], int | None]:
     """One page of crons and the offset of the next page (None on the last page)."""
     assistant_id, thread_id = await _filters(services, body.assistant_id, body.thread_id)
+    _, filters = await access.authorize(
+        "crons",
+        "search",
+        {
+            "assistant_id": assistant_id,
+            "thread_id": thread_id,
+            "limit": body.limit,
+            "offset": body.offset,
+            "metadata": body.metadata or {},
+        },
+    )
     rows = await store.search(
         services.pool,
         assistant_id=assistant_id,
@@ -213,6 +281,7 @@ async def search(services: Services, body: CronSearch) -> tuple[list[dict[str, A
         sort_order=body.sort_order,
         limit=body.limit + 1,
         offset=body.offset,
+        auth=filters,
     )
     next_offset = body.offset + body.limit if len(rows) > body.limit else None
     page: list[dict[str, Any]] = [dict(c) for c in rows[: body.limit]]
@@ -223,8 +292,17 @@ async def search(services: Services, body: CronSearch) -> tuple[list[dict[str, A
 
 async def count(services: Services, body: CronCount) -> int:
     assistant_id, thread_id = await _filters(services, body.assistant_id, body.thread_id)
+    _, filters = await access.authorize(
+        "crons",
+        "search",
+        {"assistant_id": assistant_id, "thread_id": thread_id, "metadata": body.metadata or {}},
+    )
     return await store.count(
-        services.pool, assistant_id=assistant_id, thread_id=thread_id, metadata=body.metadata or None
+        services.pool,
+        assistant_id=assistant_id,
+        thread_id=thread_id,
+        metadata=body.metadata or None,
+        auth=filters,
     )
 
 

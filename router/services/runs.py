@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contracts import ids
-from router import errors, metrics
+from router import access, errors, metrics
 from router.models import Assistant, Run, is_terminal
 from router.queue import signals
 from router.requests import RunCreate, RunCreateStateful, RunsCancel
@@ -25,6 +25,7 @@ from router.services import outcomes
 from router.services import webhooks as webhooks_service
 from router.services.context import Services
 from router.store import runs as runs_store
+from router.store import threads as threads_store
 from router.store.pool import Connection
 
 THREAD_OR_ASSISTANT_NOT_FOUND = "Thread or assistant not found."
@@ -61,11 +62,12 @@ def _run_kwargs(
             "Cannot specify both configurable and context. Prefer setting context alone."
         )
     config = _merge_config(assistant, body)
+    user = access.caller()  # the custom-auth user the graph sees (contracts.auth.AuthUser), or None
     config["configurable"].update(
         {
-            "langgraph_auth_user": None,
-            "langgraph_auth_user_id": "",
-            "langgraph_auth_permissions": [],
+            "langgraph_auth_user": user,
+            "langgraph_auth_user_id": user["identity"] if user else "",
+            "langgraph_auth_permissions": list(user["permissions"]) if user else [],
             "langgraph_request_id": str(uuid.uuid4()),
             "__request_start_time_ms__": int(time.time() * 1000),
             "__after_seconds__": body.after_seconds,
@@ -73,7 +75,7 @@ def _run_kwargs(
             "thread_id": thread_id,
             "graph_id": assistant["graph_id"],
             "assistant_id": assistant["assistant_id"],
-            "user_id": "",
+            "user_id": user["identity"] if user else "",
         }
     )
     config["metadata"] = {**(config.get("metadata") or {}), **metadata, "langgraph_host": LANGGRAPH_HOST}
@@ -112,6 +114,7 @@ async def _insert_locked(
     on_completion: str,
     stateless: bool,
     claimed_by: str | None,
+    thread_filters: access.Filters | None = None,
 ) -> tuple[runs_store.Record, list[str]]:
     """Inside the creation transaction: lock (or create) the thread, apply the multitask strategy,
     insert the run (claimed by `claimed_by` when nothing else of the thread is unfinished).
@@ -121,11 +124,16 @@ async def _insert_locked(
     if thread is None:
         if if_not_exists != "create":
             raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
-        thread = await runs_store.insert_thread(conn, thread_id, thread_meta)
+        # A custom-auth caller's thread carries the run's metadata (the owner its handler added), as
+        # the official server creates it.
+        new_meta = {**thread_meta, **(body.metadata or {})} if access.active() is not None else thread_meta
+        thread = await runs_store.insert_thread(conn, thread_id, new_meta)
         if thread is None:  # created concurrently: take the lock on the row that won
             thread = await runs_store.lock_thread(conn, thread_id)
             if thread is None:  # the id is taken in another deployment
                 raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
+    if not access.matches(thread["metadata"], thread_filters):  # custom auth's filters exclude it
+        raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
     inflight = await runs_store.inflight_for_thread(conn, thread_id)
     if inflight and strategy == "reject":
         raise errors.ThreadBusyError()
@@ -184,6 +192,16 @@ async def create(
     strategy = body.multitask_strategy if isinstance(body, RunCreateStateful) else "enqueue"
     if_not_exists = body.if_not_exists if isinstance(body, RunCreateStateful) else "create"
     on_completion = body.on_completion or ("delete" if stateless else "keep")
+    thread_filters: access.Filters | None = None
+    if access.active() is not None:
+        body, thread_filters = await _authorize_create(
+            body,
+            assistant,
+            thread_id=thread_id,
+            run_id=run_id,
+            strategy=strategy,
+            if_not_exists=if_not_exists,
+        )
     thread_id = thread_id or str(ids.uuid7())
     to_cancel: list[tuple[str, str]] = []
     immediate = False
@@ -205,6 +223,7 @@ async def create(
                 on_completion=on_completion,
                 stateless=stateless,
                 claimed_by=here.owner if reserved and here is not None else None,
+                thread_filters=thread_filters,
             )
             immediate = row["status"] == "running"
             if inflight and strategy in ("interrupt", "rollback"):
@@ -230,6 +249,70 @@ async def create(
     run = runs_store.to_run(row)
     run["status"] = "pending"  # the run as created; a started one reports `running` from here on
     return CreatedRun(run=run, resumable=body.stream_resumable, on_disconnect=body.on_disconnect)
+
+
+async def _authorize_create(
+    body: RunCreate,
+    assistant: Assistant,
+    *,
+    thread_id: str | None,
+    run_id: str,
+    strategy: str,
+    if_not_exists: str,
+) -> tuple[RunCreate, access.Filters | None]:
+    """Custom auth's `threads.create_run` and `assistants.read` events for a new run: the body with
+    the metadata the handler left, and the thread filters (None: none)."""
+    value, filters = await access.authorize(
+        "threads",
+        "create_run",
+        {
+            "thread_id": thread_id,
+            "assistant_id": assistant["assistant_id"],
+            "run_id": run_id,
+            "status": "pending",
+            "metadata": dict(body.metadata or {}),
+            "prevent_insert_if_inflight": strategy == "reject",
+            "multitask_strategy": strategy,
+            "if_not_exists": if_not_exists,
+            "after_seconds": body.after_seconds,
+            "kwargs": {
+                "input": body.input,
+                "command": body.command.model_dump(exclude_unset=True) if body.command else None,
+                "config": body.config.model_dump(exclude_none=True) if body.config else {},
+                "context": body.context,
+                "stream_mode": body.stream_modes(),
+                "interrupt_before": body.interrupt_before,
+                "interrupt_after": body.interrupt_after,
+                "webhook": body.webhook,
+                "temporary": thread_id is None,
+                "subgraphs": body.stream_subgraphs,
+            },
+        },
+    )
+    if (assistant["metadata"] or {}).get("created_by") != "system":  # as the official server
+        _, assistant_filters = await access.authorize(
+            "assistants", "read", {"assistant_id": assistant["assistant_id"]}
+        )
+        if not access.matches(assistant["metadata"], assistant_filters):
+            raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
+    if value.get("metadata") != body.metadata:
+        body = body.model_copy(update={"metadata": value.get("metadata") or {}})
+    return body, filters
+
+
+async def authorize_thread(
+    services: Services, thread_id: str, action: str, value: dict[str, Any] | None = None
+) -> access.Filters | None:
+    """Custom auth's `threads.<action>` event for work on one thread's runs; the thread is not found
+    if the filters exclude it. No-op (None) when custom auth is off."""
+    if access.active() is None:
+        return None
+    _, filters = await access.authorize("threads", action, value or {"thread_id": thread_id})
+    if filters is not None:
+        thread = await threads_store.get(services.pool, thread_id)
+        if thread is None or not access.matches(thread["metadata"], filters):
+            raise errors.ThreadNotFoundError(f"Thread with ID {thread_id} not found")
+    return filters
 
 
 @dataclass(frozen=True)
@@ -285,6 +368,7 @@ async def announce(services: Services, created: LockedRun) -> None:
 
 
 async def get(services: Services, thread_id: str, run_id: str) -> Run:
+    await authorize_thread(services, thread_id, "read")
     row = await runs_store.get(services.pool, run_id, thread_id)
     if row is None:
         raise errors.RunNotFoundError("Not Found")
@@ -294,6 +378,7 @@ async def get(services: Services, thread_id: str, run_id: str) -> Run:
 async def list_for_thread(
     services: Services, thread_id: str, *, status: str | None, limit: int, offset: int
 ) -> list[Run]:
+    await authorize_thread(services, thread_id, "search", {"thread_id": thread_id, "metadata": {}})
     rows = await runs_store.list_for_thread(
         services.pool, thread_id, status=status, limit=limit, offset=offset
     )
@@ -303,6 +388,7 @@ async def list_for_thread(
 
 
 async def delete(services: Services, thread_id: str, run_id: str) -> None:
+    await authorize_thread(services, thread_id, "delete", {"thread_id": thread_id, "run_id": run_id})
     row = await runs_store.get(services.pool, run_id, thread_id)
     if row is None:
         raise errors.RunNotFoundError("Not Found")
@@ -344,6 +430,18 @@ async def cancel_many(services: Services, body: RunsCancel, *, action: str) -> l
     rows = await runs_store.select_for_cancel(
         services.pool, thread_id=body.thread_id, run_ids=body.run_ids, statuses=statuses
     )
+    if access.active() is not None:
+        _, filters = await access.authorize(
+            "threads",
+            "update",
+            {
+                "thread_id": body.thread_id,
+                "action": action,
+                "metadata": {"run_ids": body.run_ids, "status": body.status},
+            },
+        )
+        if filters is not None:
+            rows = [r for r in rows if await _thread_matches(services, str(r["thread_id"]), filters)]
     if not rows:
         raise errors.NotFoundError("No runs found to cancel.")
     done = []
@@ -351,6 +449,11 @@ async def cancel_many(services: Services, body: RunsCancel, *, action: str) -> l
         await cancel_one(services, str(row["thread_id"]), str(row["run_id"]), action=action)
         done.append((str(row["thread_id"]), str(row["run_id"])))
     return done
+
+
+async def _thread_matches(services: Services, thread_id: str, filters: access.Filters) -> bool:
+    thread = await threads_store.get(services.pool, thread_id)
+    return thread is not None and access.matches(thread["metadata"], filters)
 
 
 async def cancel_thread_runs(services: Services, thread_id: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from contracts import runtime
-from router import tenancy
+from router import access, errors, tenancy
 from router.services.context import Services
 
 Ttl = float | Literal["default"] | None
@@ -23,6 +23,23 @@ Ttl = float | Literal["default"] | None
 async def _call(services: Services, operation: runtime.StoreOperation) -> runtime.StoreResult:
     request = runtime.StoreRequest(operation=operation, deployment_id=tenancy.deployment_id())
     return await services.functions.call(runtime.STORE_REQUESTED, request, runtime.StoreResult)
+
+
+async def _authorize(action: str, value: dict[str, Any]) -> tuple[dict[str, Any], access.Filters | None]:
+    """Custom auth's `store.<action>` event: the request as the handler left it (it may rewrite the
+    namespace, as LangGraph's per-user store isolation does) and its filter for searches."""
+    if access.active() is None:
+        return value, None
+    new_value, filters = await access.authorize("store", action, value)
+    namespace = new_value.get("namespace")
+    if not isinstance(namespace, list) or not all(isinstance(label, str) and label for label in namespace):
+        raise errors.UnprocessableError(
+            f"namespace: the auth handler left an invalid namespace {namespace!r}"
+        )
+    # A search filter is one object; a handler's $or cannot be passed on to the store's filter.
+    if filters is not None and len(filters) > 1:
+        raise errors.AuthHandlerRefusedError(500, "store filters from an auth handler cannot use $or")
+    return new_value, filters
 
 
 async def put_item(
@@ -35,19 +52,38 @@ async def put_item(
     ttl: Ttl = "default",
 ) -> None:
     """Create or replace the item; `ttl` in minutes, None never expires, "default" the store's."""
-    await _call(services, runtime.StorePut(namespace=namespace, key=key, value=value, index=index, ttl=ttl))
+    request, _ = await _authorize(
+        "put", {"namespace": namespace, "key": key, "value": value, "index": index, "ttl": ttl}
+    )
+    await _call(
+        services,
+        runtime.StorePut(
+            namespace=request["namespace"],
+            key=request["key"],
+            value=request["value"],
+            index=request["index"],
+            ttl=request["ttl"],
+        ),
+    )
 
 
 async def get_item(
     services: Services, namespace: list[str], key: str, *, refresh_ttl: bool | None = None
 ) -> dict[str, Any] | None:
-    result = await _call(services, runtime.StoreGet(namespace=namespace, key=key, refresh_ttl=refresh_ttl))
+    request, _ = await _authorize("get", {"namespace": namespace, "key": key, "refresh_ttl": refresh_ttl})
+    result = await _call(
+        services,
+        runtime.StoreGet(
+            namespace=request["namespace"], key=request["key"], refresh_ttl=request["refresh_ttl"]
+        ),
+    )
     return result.item.model_dump() if result.item is not None else None
 
 
 async def delete_item(services: Services, namespace: list[str], key: str) -> None:
     """Delete the item if it exists (deleting a missing item is not an error)."""
-    await _call(services, runtime.StoreDelete(namespace=namespace, key=key))
+    request, _ = await _authorize("delete", {"namespace": namespace, "key": key})
+    await _call(services, runtime.StoreDelete(namespace=request["namespace"], key=request["key"]))
 
 
 async def search_items(
@@ -62,13 +98,29 @@ async def search_items(
 ) -> dict[str, Any]:
     """Items under the prefix matching `filter`: newest first, or most similar to `query` first when
     the deployment configures `store.index`."""
+    request, auth_filter = await _authorize(
+        "search",
+        {
+            "namespace": namespace_prefix,
+            "filter": filter,
+            "limit": limit,
+            "offset": offset,
+            "query": query,
+            "refresh_ttl": refresh_ttl,
+        },
+    )
+    wanted = request["filter"]
+    if auth_filter == []:  # the handler's filters admit no item
+        return {"items": []}
+    if auth_filter:  # the handler's filter must hold; on a key both name, the handler's wins
+        wanted = {**(wanted or {}), **auth_filter[0]}
     operation = runtime.StoreSearch(
-        namespace_prefix=namespace_prefix,
-        filter=filter,
-        limit=limit,
-        offset=offset,
-        query=query,
-        refresh_ttl=refresh_ttl,
+        namespace_prefix=request["namespace"],
+        filter=wanted,
+        limit=request["limit"],
+        offset=request["offset"],
+        query=request["query"],
+        refresh_ttl=request["refresh_ttl"],
     )
     result = await _call(services, operation)
     return {"items": [item.model_dump() for item in result.items]}
@@ -84,6 +136,17 @@ async def list_namespaces(
     offset: int = 0,
 ) -> dict[str, Any]:
     """Distinct namespaces (truncated to `max_depth` labels) matching `prefix` and `suffix`."""
+    if access.active() is not None:
+        value = {
+            "namespace": prefix or [],
+            "suffix": suffix,
+            "max_depth": max_depth,
+            "limit": limit,
+            "offset": offset,
+        }
+        request, _ = await _authorize("list_namespaces", value)
+        prefix, suffix = request["namespace"] or None, request["suffix"]
+        max_depth, limit, offset = request["max_depth"], request["limit"], request["offset"]
     operation = runtime.StoreListNamespaces(
         prefix=prefix, suffix=suffix, max_depth=max_depth, limit=limit, offset=offset
     )

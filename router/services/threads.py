@@ -19,7 +19,7 @@ import orjson
 
 from contracts import ids, runtime
 from contracts.frames import Frame
-from router import errors, tenancy
+from router import access, errors, tenancy
 from router.models import Thread
 from router.services import runs as runs_service
 from router.services.assistants import check_select
@@ -95,6 +95,22 @@ def _no_graph(thread_id: str) -> errors.InvalidRequestError:
     )
 
 
+async def authorized(
+    services: Services, thread_id: str, action: str, value: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Fire custom auth's `threads.<action>` event for one thread (router.access); the thread is not
+    found if the handler's filters exclude it. Returns the value as the handler left it (None when
+    custom auth is off, without any query)."""
+    if access.active() is None:
+        return None
+    new_value, filters = await access.authorize("threads", action, value or {"thread_id": thread_id})
+    if filters is not None:
+        thread = await store.get(services.pool, thread_id)
+        if thread is None or not access.matches(thread["metadata"], filters):
+            raise _not_found(thread_id)
+    return new_value
+
+
 async def create(
     services: Services,
     *,
@@ -110,6 +126,10 @@ async def create(
     """
     thread_id = canonical_id(thread_id) if thread_id else str(ids.uuid7())
     metadata = metadata or {}
+    value, filters = await access.authorize(
+        "threads", "create", {"thread_id": thread_id, "metadata": metadata, "if_exists": if_exists}
+    )
+    metadata = value.get("metadata") or metadata
     graph_id = metadata.get("graph_id")
     if supersteps and not graph_id:
         raise _no_graph(thread_id)
@@ -123,7 +143,7 @@ async def create(
     if created is None:
         if if_exists == "do_nothing":
             existing = await store.get(services.pool, thread_id)
-            if existing is not None:
+            if existing is not None and access.matches(existing["metadata"], filters):
                 return existing
         raise errors.AlreadyExistsError(f"Thread with ID {thread_id} already exists")
     if not supersteps:
@@ -142,8 +162,9 @@ async def create(
 
 
 async def get(services: Services, thread_id: str, *, include_ttl: bool = False) -> Thread:
+    _, filters = await access.authorize("threads", "read", {"thread_id": thread_id})
     thread = await store.get(services.pool, thread_id, include_ttl=include_ttl)
-    if thread is None:
+    if thread is None or not access.matches(thread["metadata"], filters):
         raise _not_found(thread_id)
     return thread
 
@@ -157,6 +178,11 @@ async def update(
     include_ttl: bool = False,
 ) -> Thread:
     """Merge `metadata` into the thread's; a `ttl` replaces the current one (counted from now)."""
+    value = await authorized(
+        services, thread_id, "update", {"thread_id": thread_id, "metadata": metadata or {}}
+    )
+    if value is not None:
+        metadata = value.get("metadata") or metadata
     thread = await store.patch(
         services.pool,
         thread_id,
@@ -173,6 +199,7 @@ async def update(
 
 async def delete(services: Services, thread_id: str) -> None:
     """Delete the thread, its runs and its checkpoints; in-flight runs are interrupted first."""
+    await authorized(services, thread_id, "delete")
     if await store.get(services.pool, thread_id) is None:
         raise _not_found(thread_id)
     if not await delete_many(services, [thread_id]):
@@ -197,6 +224,11 @@ async def prune(services: Services, thread_ids: list[str], *, strategy: str = "d
     if not thread_ids:
         return 0
     ids_ = list(dict.fromkeys(canonical_id(t) for t in thread_ids))
+    if access.active() is not None:  # only the threads the handler's filters let the caller delete
+        _, filters = await access.authorize("threads", "delete", {"thread_ids": ids_})
+        if filters is not None:
+            found = [await store.get(services.pool, t) for t in ids_]
+            ids_ = [t["thread_id"] for t in found if t is not None and access.matches(t["metadata"], filters)]
     if strategy == "keep_latest":
         return len(await store.prune_keep_latest(services.pool, ids_))
     return len(await delete_many(services, ids_))
@@ -221,13 +253,18 @@ async def sweep_expired(services: Services, *, limit: int = 100) -> int:
 
 async def copy(services: Services, thread_id: str) -> Thread:
     """A new thread with the same metadata, config and state, and a copy of every checkpoint."""
-    copied = await store.copy(services.pool, thread_id, str(ids.uuid7()))
+    new_id = str(ids.uuid7())
+    source = await authorized(services, thread_id, "read")
+    if source is not None:
+        await access.authorize("threads", "create", {"thread_id": new_id})
+    copied = await store.copy(services.pool, thread_id, new_id)
     if copied is None:
         raise _not_found(thread_id)
     return copied
 
 
 async def storage(services: Services, thread_id: str) -> dict[str, Any]:
+    await authorized(services, thread_id, "read")
     if await store.get(services.pool, thread_id) is None:
         raise _not_found(thread_id)
     return {"thread_id": thread_id, **await store.storage(services.pool, thread_id)}
@@ -306,6 +343,17 @@ async def search(
                 raise errors.InvalidRequestError(f"Invalid thread ID {value}")
             wanted.append(canonical_id(value))
     order = "asc" if sort_order and sort_order.lower() == "asc" else "desc"
+    _, filters = await access.authorize(
+        "threads",
+        "search",
+        {
+            "metadata": metadata or {},
+            "values": values or {},
+            "status": status,
+            "limit": limit,
+            "offset": offset,
+        },
+    )
     rows = await store.search(
         services.pool,
         ids=wanted,
@@ -316,6 +364,7 @@ async def search(
         sort_order=order,
         limit=limit + 1,
         offset=offset,
+        auth=filters,
     )
     next_offset = offset + limit if len(rows) > limit else None
     return [_shape(t, select, extract) for t in rows[:limit]], next_offset
@@ -328,7 +377,12 @@ async def count(
     values: dict[str, Any] | None = None,
     status: str | None = None,
 ) -> int:
-    return await store.count(services.pool, metadata=metadata or None, values=values or None, status=status)
+    _, filters = await access.authorize(
+        "threads", "search", {"metadata": metadata or {}, "values": values or {}, "status": status}
+    )
+    return await store.count(
+        services.pool, metadata=metadata or None, values=values or None, status=status, auth=filters
+    )
 
 
 # --- state (through the function service) ---------------------------------------------------------
@@ -445,6 +499,7 @@ async def update_state(
 ) -> dict[str, Any]:
     """Write `values` as if `as_node` produced them (at `checkpoint`, else the latest), then set
     the thread's values, interrupts and status from the new checkpoint and tell thread streams."""
+    await authorized(services, thread_id, "update")
     async with services.pool.acquire() as conn, conn.transaction():
         thread = await store.lock(conn, thread_id)
         if thread is None:

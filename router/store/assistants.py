@@ -152,6 +152,7 @@ async def search(
     sort_order: str,
     limit: int,
     offset: int,
+    auth: list[dict[str, Any]] | None = None,
 ) -> list[Assistant]:
     if sort_by not in SORT_COLUMNS or sort_order not in ("asc", "desc"):
         raise ValueError(f"cannot sort assistants by {sort_by} {sort_order}")
@@ -166,6 +167,7 @@ async def search(
         limit,
         offset,
         tenancy.deployment_id(),
+        auth,
     )
     return [to_assistant(r) for r in rows]
 
@@ -177,8 +179,9 @@ async def count(
     graph_id: str | None,
     name: str | None,
     metadata: dict[str, Any] | None,
+    auth: list[dict[str, Any]] | None = None,
 ) -> int:
     value: int = await pool.fetchval(
-        q("assistant_count"), graph_ids, graph_id, name, metadata, tenancy.deployment_id()
+        q("assistant_count"), graph_ids, graph_id, name, metadata, tenancy.deployment_id(), auth
     )
     return value

@@ -137,6 +137,7 @@ async def search(
     sort_order: str,
     limit: int,
     offset: int,
+    auth: list[dict[str, Any]] | None = None,
 ) -> list[Cron]:
     if sort_by not in SORT_COLUMNS or sort_order not in ("asc", "desc"):
         raise ValueError(f"cannot sort crons by {sort_by} {sort_order}")
@@ -151,15 +152,21 @@ async def search(
         limit,
         offset,
         tenancy.deployment_id(),
+        auth,
     )
     return [to_cron(r) for r in rows]
 
 
 async def count(
-    pool: Pool, *, assistant_id: str | None, thread_id: str | None, metadata: dict[str, Any] | None
+    pool: Pool,
+    *,
+    assistant_id: str | None,
+    thread_id: str | None,
+    metadata: dict[str, Any] | None,
+    auth: list[dict[str, Any]] | None = None,
 ) -> int:
     value: int = await pool.fetchval(
-        q("cron_count"), assistant_id, thread_id, metadata, tenancy.deployment_id()
+        q("cron_count"), assistant_id, thread_id, metadata, tenancy.deployment_id(), auth
     )
     return value
 

@@ -183,6 +183,7 @@ async def search(
     sort_order: str,
     limit: int,
     offset: int,
+    auth: list[dict[str, Any]] | None = None,
 ) -> list[Thread]:
     if sort_by not in SORT_COLUMNS or sort_order not in ("asc", "desc"):
         raise ValueError(f"cannot sort threads by {sort_by} {sort_order}")
@@ -197,12 +198,20 @@ async def search(
         limit,
         offset,
         tenancy.deployment_id(),
+        auth,
     )
     return [to_thread(r) for r in rows]
 
 
 async def count(
-    pool: Pool, *, metadata: dict[str, Any] | None, values: dict[str, Any] | None, status: str | None
+    pool: Pool,
+    *,
+    metadata: dict[str, Any] | None,
+    values: dict[str, Any] | None,
+    status: str | None,
+    auth: list[dict[str, Any]] | None = None,
 ) -> int:
-    value: int = await pool.fetchval(q("thread_count"), metadata, values, status, tenancy.deployment_id())
+    value: int = await pool.fetchval(
+        q("thread_count"), metadata, values, status, tenancy.deployment_id(), auth
+    )
     return value

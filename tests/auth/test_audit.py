@@ -4,6 +4,7 @@ each read back from the `audit_log` table of the auth stack (tests/auth/tenants.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -159,3 +160,39 @@ async def test_a_refused_delete_is_not_recorded_as_done(
         assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE target = $1", thread_id) == 0
     finally:
         await conn.close()
+
+
+async def test_a_cancel_on_disconnect_is_audited_with_the_reason(
+    http: httpx.AsyncClient, api: _Api, tenants: Tenants
+) -> None:
+    """`on_disconnect: cancel`: the client hangs up, the router interrupts the run and records it
+    against the caller of the request that disconnected."""
+    thread_id = await api.thread()
+    body = {
+        "assistant_id": "agent",
+        "input": {"messages": []},
+        "after_seconds": 600,
+        "on_disconnect": "cancel",
+    }
+    async with http.stream(
+        "POST", f"/threads/{thread_id}/runs/stream", json=body, headers=api.headers
+    ) as stream:
+        assert stream.status_code == 200
+        run_id = stream.headers["content-location"].rstrip("/").split("/")[-1]
+    for _ in range(100):
+        run = (await api.call("GET", f"/threads/{thread_id}/runs/{run_id}")).json()
+        if run["status"] != "pending":
+            break
+        await asyncio.sleep(0.1)
+    assert run["status"] == "interrupted"
+    for _ in range(50):  # the audit row is written right after the cancel
+        conn = await asyncpg.connect(tenants.dsn)
+        try:
+            found = await conn.fetchval("SELECT count(*) FROM audit_log WHERE target = $1", run_id)
+        finally:
+            await conn.close()
+        if found:
+            break
+        await asyncio.sleep(0.1)
+    entry = await _entry(tenants, "run.cancel", run_id)
+    assert "client disconnected" in entry["details"]

@@ -32,7 +32,7 @@ async def test_wrong_revoked_and_expired_keys_get_401(http: httpx.AsyncClient, t
     for key in ("nonsense", "lo_000000000000_" + "x" * 43, tenants.revoked, tenants.expired):
         response = await http.post("/threads/search", json={}, headers={"X-Api-Key": key})
         assert response.status_code == 401, key
-        assert response.json() == {"detail": "Invalid API key"}
+        assert response.json() == {"detail": "Invalid token"}
 
 
 async def test_a_key_works_with_and_without_the_langsmith_auth_scheme(

@@ -59,7 +59,7 @@ async def test_custom_routes_need_a_key_exactly_when_custom_route_auth_is_on(
         assert anonymous.status_code == 401
         assert anonymous.json() == {"detail": "Missing authentication headers"}
         assert wrong.status_code == 401
-        assert wrong.json() == {"detail": "Invalid API key"}
+        assert wrong.json() == {"detail": "Invalid token"}
         other_project = await client.get("/hello", headers=key(custom, "beta", "admin"))
         assert other_project.status_code == 403, other_project.text
         refused_post = await client.post("/echo/x", content=b"body")
@@ -73,3 +73,15 @@ async def test_custom_routes_need_a_key_exactly_when_custom_route_auth_is_on(
         assert allowed.json()["hello"] == "world"
     # built-in routes need a key either way
     assert (await client.post("/threads/search", json={})).status_code == 401
+
+
+async def test_custom_routes_are_served_under_a_deployment_prefix(
+    client: httpx.AsyncClient, custom: Tenants, request: pytest.FixtureRequest
+) -> None:
+    """`/d/beta/hello` reaches the custom route with the prefix stripped, and with custom-route auth on
+    it needs a key of the project owning `beta` (a `default` key is refused)."""
+    beta = await client.get("/d/beta/hello", headers=key(custom, "beta", "viewer"))
+    assert beta.status_code == 200, beta.text
+    assert beta.json()["hello"] == "world"
+    wrong_project = await client.get("/d/beta/hello", headers=key(custom, "default", "admin"))
+    assert wrong_project.status_code == (403 if _auth_on(request) else 200), wrong_project.text

@@ -96,6 +96,7 @@ WHERE graph_id = ANY($1::text[])
   AND ($3::text IS NULL OR strpos(lower(name), lower($3::text)) > 0)
   AND ($4::jsonb IS NULL OR metadata @> $4::jsonb)
   AND deployment_id = $9
+  AND ($10::jsonb[] IS NULL OR metadata @> ANY($10::jsonb[]))  -- custom auth's filters (router.access)
 ORDER BY
     CASE WHEN $5::text = 'assistant_id' AND $6::text = 'asc' THEN assistant_id END ASC,
     CASE WHEN $5::text = 'assistant_id' AND $6::text = 'desc' THEN assistant_id END DESC,
@@ -118,3 +119,4 @@ WHERE graph_id = ANY($1::text[])
   AND ($3::text IS NULL OR strpos(lower(name), lower($3::text)) > 0)
   AND ($4::jsonb IS NULL OR metadata @> $4::jsonb)
   AND deployment_id = $5
+  AND ($6::jsonb[] IS NULL OR metadata @> ANY($6::jsonb[]))

@@ -33,6 +33,7 @@ WHERE ($1::uuid IS NULL OR assistant_id = $1::uuid)
   AND ($3::bool IS NULL OR enabled = $3::bool)
   AND ($4::jsonb IS NULL OR metadata @> $4::jsonb)
   AND deployment_id = $9
+  AND ($10::jsonb[] IS NULL OR metadata @> ANY($10::jsonb[]))  -- custom auth's filters (router.access)
 ORDER BY
     CASE WHEN $5::text = 'cron_id' AND $6::text = 'asc' THEN cron_id END ASC,
     CASE WHEN $5::text = 'cron_id' AND $6::text = 'desc' THEN cron_id END DESC,
@@ -58,6 +59,7 @@ WHERE ($1::uuid IS NULL OR assistant_id = $1::uuid)
   AND ($2::uuid IS NULL OR thread_id = $2::uuid)
   AND ($3::jsonb IS NULL OR metadata @> $3::jsonb)
   AND deployment_id = $4
+  AND ($5::jsonb[] IS NULL OR metadata @> ANY($5::jsonb[]))
 
 -- name: cron_claim_due
 -- Due ticks ($1 at most), oldest first, each locked until the claiming transaction ends; a cron

@@ -159,7 +159,7 @@ GROUP BY channel
 ORDER BY channel
 
 -- name: thread_search
--- Filters: $1 ids, $2 metadata containment, $3 values containment, $4 status.
+-- Filters: $1 ids, $2 metadata containment, $3 values containment, $4 status, $10 any-of containment.
 -- Sort: $5 column, $6 'asc'|'desc'; ties go newest first.
 SELECT * FROM threads
 WHERE ($1::uuid[] IS NULL OR thread_id = ANY($1::uuid[]))
@@ -167,6 +167,7 @@ WHERE ($1::uuid[] IS NULL OR thread_id = ANY($1::uuid[]))
   AND ($3::jsonb IS NULL OR "values" @> $3::jsonb)
   AND ($4::text IS NULL OR status = $4::text)
   AND deployment_id = $9
+  AND ($10::jsonb[] IS NULL OR metadata @> ANY($10::jsonb[]))  -- custom auth's filters (router.access)
 ORDER BY
     CASE WHEN $5::text = 'thread_id' AND $6::text = 'asc' THEN thread_id END ASC,
     CASE WHEN $5::text = 'thread_id' AND $6::text = 'desc' THEN thread_id END DESC,
@@ -188,3 +189,4 @@ WHERE ($1::jsonb IS NULL OR metadata @> $1::jsonb)
   AND ($2::jsonb IS NULL OR "values" @> $2::jsonb)
   AND ($3::text IS NULL OR status = $3::text)
   AND deployment_id = $4
+  AND ($5::jsonb[] IS NULL OR metadata @> ANY($5::jsonb[]))
