@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import math
 import os
 import socket
+import sys
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -47,7 +49,13 @@ async def _project_id(conn: Executor, name: str) -> str:
     return str(found[0]["project_id"])
 
 
+def _check_name(kind: str, name: str) -> None:
+    if not name.strip() or name != name.strip():
+        raise AdminError(f"{kind} name {name!r}: must be non-empty, without leading or trailing spaces")
+
+
 async def create_org(conn: Executor, name: str) -> str:
+    _check_name("organization", name)
     row = await accounts.create_org(conn, name)
     if row is None:
         raise AdminError(f"an organization named {name!r} exists already")
@@ -59,6 +67,7 @@ async def create_project(conn: Executor, org: str, name: str) -> str:
     org_row = await accounts.org_by_name(conn, org)
     if org_row is None:
         raise AdminError(f"no organization named {org!r}")
+    _check_name("project", name)
     row = await accounts.create_project(conn, str(org_row["org_id"]), name)
     if row is None:
         raise AdminError(f"organization {org!r} has a project named {name!r} already")
@@ -128,6 +137,18 @@ async def bind_default_deployment(conn: Executor, *, project: str, deployment: s
     return project_id
 
 
+def _expires_days(text: str) -> float:
+    """--expires-days: a positive, finite number of days whose expiry date a datetime can hold."""
+    try:
+        days = float(text)
+        if not (math.isfinite(days) and days > 0):
+            raise ValueError
+        datetime.now(UTC) + timedelta(days=days)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"expected a positive number of days, got {text!r}") from None
+    return days
+
+
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "admin",
@@ -150,7 +171,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     key.add_argument("--project", required=True)
     key.add_argument("--role", required=True, choices=[r.value for r in Role])
     key.add_argument("--name", default="")
-    key.add_argument("--expires-days", type=float, default=None)
+    key.add_argument("--expires-days", type=_expires_days, default=None)
     revoke = admin.add_parser("revoke-key", help="revoke an API key by id or prefix")
     revoke.add_argument("key")
 
@@ -183,11 +204,11 @@ async def _run(database_url: str, args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if not args.database_url:
-        print("error: pass --database-url or set DATABASE_URL")
+        print("error: pass --database-url or set DATABASE_URL", file=sys.stderr)
         return EXIT_FAILED
     try:
         print(asyncio.run(_run(args.database_url, args)))
     except AdminError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

@@ -313,7 +313,10 @@ async def _bind_project(database_url: str, project: str) -> None:
         pool.acquire() as conn,
         conn.transaction(),
     ):
-        await admin.bind_default_deployment(conn, project=project)
+        try:
+            await admin.bind_default_deployment(conn, project=project)
+        except admin.AdminError as exc:
+            raise DevStartupError(f"--project: {exc}") from exc
     logger.info("API keys required; the default deployment belongs to project %s", project)
 
 

@@ -338,7 +338,7 @@ async def shared_clients(
         await second.http.client.aclose()
 
 
-@pytest.mark.timeout(120)  # the fixture starts two stacks first, slow on a busy machine
+@pytest.mark.timeout(180)  # the fixture starts two stacks first, slow on a busy machine
 async def test_two_routers_fire_every_tick_exactly_once(
     shared_clients: tuple[LangGraphClient, LangGraphClient],
 ) -> None:
@@ -362,7 +362,7 @@ async def test_two_routers_fire_every_tick_exactly_once(
     assert all(g > 1.0 for g in gaps), gaps
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)  # stops and restarts routers and sleeps through ticks: ~35 s alone
 async def test_restarted_router_fires_missed_ticks_once_then_keeps_the_schedule(
     shared_db_stacks: tuple[Stack, Stack], shared_clients: tuple[LangGraphClient, LangGraphClient]
 ) -> None:
