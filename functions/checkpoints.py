@@ -21,9 +21,11 @@ from langgraph.checkpoint.postgres.base import BasePostgresSaver
 from langgraph.store.base import TTLConfig
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from langgraph.store.postgres.base import PostgresIndexConfig
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
+
+from contracts.runtime import DEFAULT_DEPLOYMENT_ID
 
 SETUP_LOCK_KEY = 0x4C4F_4350  # "LOCP": serialises LangGraph table setup across processes
 POOL_TIMEOUT_SECONDS = 10.0
@@ -47,8 +49,23 @@ async def setup(dsn: str, *, index: PostgresIndexConfig | None = None) -> None:
         try:
             await AsyncPostgresSaver(conn).setup()
             await AsyncPostgresStore(conn, index=index).setup()
+            await _scope_legacy_items(conn)
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
+
+
+SCOPED_PREFIX = r"^deployment-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.|$)"
+SCOPE_LEGACY_ITEMS = "UPDATE {} SET prefix = %(label)s || '.' || prefix WHERE prefix !~ %(scoped)s"
+"""Store items from before tenancy (no `deployment-<uuid>` first label) belong to the default
+deployment: move them under its label (functions.store.DeploymentStore). Idempotent."""
+
+
+async def _scope_legacy_items(conn: AsyncConnection[DictRow]) -> None:
+    params = {"label": f"deployment-{DEFAULT_DEPLOYMENT_ID}", "scoped": SCOPED_PREFIX}
+    for table in ("store", "store_vectors"):
+        found = await (await conn.execute("SELECT to_regclass(%s) AS t", (table,))).fetchone()
+        if found is not None and found["t"] is not None:
+            await conn.execute(sql.SQL(SCOPE_LEGACY_ITEMS).format(sql.Identifier(table)), params)
 
 
 async def setup_index(dsn: str, index: PostgresIndexConfig) -> None:

@@ -10,9 +10,12 @@ even before a sweep deletes them (LangGraph's `omit_expired`); the sweeper runs 
 `store.ttl.sweep_interval_minutes` is set.
 
 Deployments: `DeploymentStore` wraps the store graphs and the Store API use, so that work acting for
-a deployment other than the default one (`acting_for`, from the `deployment_id` of a RunRequest or a
-StoreRequest) reads and writes only under the namespace label `deployment-<id>`, which answers leave
-out. It is the one place that rule lives: the router sends the deployment and nothing else.
+a deployment (`acting_for`, from the `deployment_id` of a RunRequest or a StoreRequest; the default
+deployment when none is named) reads and writes only under the namespace label `deployment-<id>`,
+which answers leave out. The default deployment is scoped like every other, so none can name
+another's items, and a search or namespace listing from one never sees another's; items written before
+tenancy are moved under the default deployment's label by `checkpoints.setup` (`SCOPE_LEGACY_ITEMS`).
+It is the one place that rule lives: the router sends the deployment and nothing else.
 """
 
 from __future__ import annotations
@@ -56,15 +59,17 @@ logger = logging.getLogger(__name__)
 EMBED_FILE_MARK = ".py:"  # `path/to/file.py:function`; anything else is a LangChain `provider:model`
 DEPLOYMENT_LABEL_PREFIX = "deployment-"
 
-_scope: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("langopen_store_scope", default=())
-
 
 def scope_of(deployment_id: str | None) -> tuple[str, ...]:
-    """The namespace labels a deployment's items live under: none for the default deployment (items
-    from before tenancy stay where they are), `deployment-<id>` for any other."""
-    if deployment_id is None or deployment_id == rt.DEFAULT_DEPLOYMENT_ID:
-        return ()
-    return (f"{DEPLOYMENT_LABEL_PREFIX}{deployment_id}",)
+    """The namespace labels a deployment's items live under: `deployment-<id>` (None: the default
+    deployment)."""
+    return (f"{DEPLOYMENT_LABEL_PREFIX}{deployment_id or rt.DEFAULT_DEPLOYMENT_ID}",)
+
+
+DEFAULT_SCOPE = scope_of(None)
+_scope: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
+    "langopen_store_scope", default=None
+)
 
 
 @contextmanager
@@ -125,18 +130,18 @@ class DeploymentStore(BaseStore):
         self.ttl_config = inner.ttl_config
 
     def _scoped(self, ops: Iterable[Op]) -> tuple[tuple[str, ...], list[Op]]:
-        scope = _scope.get()
-        return scope, [_scoped_op(op, scope) if scope else op for op in ops]
+        scope = _scope.get() or DEFAULT_SCOPE
+        return scope, [_scoped_op(op, scope) for op in ops]
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         scope, scoped = self._scoped(ops)
         results = self.inner.batch(scoped)
-        return [_unscoped_result(r, len(scope)) for r in results] if scope else results
+        return [_unscoped_result(r, len(scope)) for r in results]
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         scope, scoped = self._scoped(ops)
         results = await self.inner.abatch(scoped)
-        return [_unscoped_result(r, len(scope)) for r in results] if scope else results
+        return [_unscoped_result(r, len(scope)) for r in results]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -66,3 +67,37 @@ async def test_graphs_and_the_api_of_each_deployment_see_only_its_own_items(
     assert listed_b.status_code == 200, listed_b.text
     assert namespace in listed_b.json()["namespaces"]
     assert all(not ns[0].startswith("deployment-") for ns in listed_b.json()["namespaces"])
+
+
+async def test_the_default_deployment_never_sees_nor_names_another_deployments_items(
+    http: httpx.AsyncClient, tenants: Tenants
+) -> None:
+    """The default deployment is scoped like any other: a search or listing without a prefix shows
+    none of beta's items, and naming beta's label (`deployment-<id>`) stays inside its own space."""
+    a, b = key(tenants, "default", "developer"), key(tenants, "beta", "developer")
+    namespace = [f"beta-only-{uuid.uuid4().hex[:8]}"]
+    put = await http.put(
+        "/d/beta/store/items", json={"namespace": namespace, "key": "secret", "value": {"v": 1}}, headers=b
+    )
+    assert put.status_code == 204, put.text
+    everything = await http.post(
+        "/store/items/search", json={"namespace_prefix": [], "limit": 1000}, headers=a
+    )
+    assert everything.status_code == 200, everything.text
+    assert all(item["namespace"] != namespace for item in everything.json()["items"])
+    assert all(not item["namespace"][0].startswith("deployment-") for item in everything.json()["items"])
+    listed = await http.post("/store/namespaces", json={"limit": 1000}, headers=a)
+    assert namespace not in listed.json()["namespaces"]
+    assert all(not ns[0].startswith("deployment-") for ns in listed.json()["namespaces"])
+    conn = await asyncpg.connect(tenants.dsn)
+    try:
+        beta_id = await conn.fetchval("SELECT deployment_id FROM deployments WHERE name = 'beta'")
+    finally:
+        await conn.close()
+    spoofed = await http.get(
+        "/store/items",
+        params={"namespace": f"deployment-{beta_id}.{namespace[0]}", "key": "secret"},
+        headers=a,
+    )
+    assert spoofed.status_code == 200, spoofed.text
+    assert spoofed.json() is None

@@ -15,9 +15,15 @@ import httpx
 import pytest
 from langgraph_sdk.client import LangGraphClient
 
+from contracts.runtime import DEFAULT_DEPLOYMENT_ID
 from tests.e2e.stack import Stack
 
 ITEM_FIELDS = {"namespace", "key", "value", "created_at", "updated_at"}
+
+
+def stored_prefix(namespace: list[str]) -> str:
+    """The `prefix` column of a default-deployment item: its namespace under the deployment's label."""
+    return ".".join([f"deployment-{DEFAULT_DEPLOYMENT_ID}", *namespace])
 
 
 def new_root() -> str:
@@ -28,7 +34,7 @@ async def expires_at(dsn: str, namespace: list[str], key: str) -> datetime | Non
     conn = await asyncpg.connect(dsn)
     try:
         row = await conn.fetchrow(
-            "SELECT expires_at FROM store WHERE prefix = $1 AND key = $2", ".".join(namespace), key
+            "SELECT expires_at FROM store WHERE prefix = $1 AND key = $2", stored_prefix(namespace), key
         )
     finally:
         await conn.close()
@@ -40,7 +46,9 @@ async def expires_at(dsn: str, namespace: list[str], key: str) -> datetime | Non
 async def _rows(dsn: str, namespace: list[str]) -> int:
     conn = await asyncpg.connect(dsn)
     try:
-        count: int = await conn.fetchval("SELECT count(*) FROM store WHERE prefix = $1", ".".join(namespace))
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM store WHERE prefix = $1", stored_prefix(namespace)
+        )
     finally:
         await conn.close()
     return count

@@ -9,10 +9,13 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 from langgraph.checkpoint.postgres.base import BasePostgresSaver
 
 from contracts.ids import uuid7
+from contracts.runtime import DEFAULT_DEPLOYMENT_ID
+from functions import checkpoints
 from functions.checkpoints import CheckpointExecutor, PooledLock, install_executor, open_persistence
 from functions.execute import Executor
 from tests.functions.conftest import MakeRequest
@@ -118,3 +121,36 @@ async def test_concurrent_runs_each_keep_all_their_checkpoints(
         assert outcome.values["items"][0] == str(i)
         history = [s async for s in graph.aget_state_history({"configurable": {"thread_id": req.thread_id}})]
         assert [(s.metadata or {}).get("step") for s in history] == list(range(len(history) - 2, -2, -1))
+
+
+async def test_setup_moves_items_from_before_tenancy_under_the_default_deployment(pg_dsn: str) -> None:
+    """Items without a `deployment-<uuid>` first label (written before tenancy) become the default
+    deployment's; scoped items stay; running setup again changes nothing."""
+    label = f"deployment-{DEFAULT_DEPLOYMENT_ID}"
+    other = "deployment-0f0e0d0c-0b0a-4908-8706-050403020100"
+    await checkpoints.setup(pg_dsn)
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        rows = [
+            ("users.u1", "a"),
+            ("deployment-notes.x", "b"),
+            (f"{other}.users.u1", "c"),
+            (f"{label}.kept", "d"),
+        ]
+        for prefix, key in rows:
+            await conn.execute(
+                "INSERT INTO store (prefix, key, value) VALUES ($1, $2, '{}'::jsonb)", prefix, key
+            )
+        for _ in range(2):
+            await checkpoints.setup(pg_dsn)
+            found = dict(
+                await conn.fetch("SELECT key, prefix FROM store WHERE key = ANY($1)", ["a", "b", "c", "d"])
+            )
+            assert found == {
+                "a": f"{label}.users.u1",
+                "b": f"{label}.deployment-notes.x",  # not a deployment label: a user's own namespace
+                "c": f"{other}.users.u1",
+                "d": f"{label}.kept",
+            }
+    finally:
+        await conn.close()
