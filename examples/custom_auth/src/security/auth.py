@@ -1,7 +1,6 @@
 """Custom auth from the LangGraph tutorials "Set up custom authentication" (who is calling: a toy
-bearer-token check) and "Make conversations private" (what they may touch: resource owners)."""
-
-from typing import Any
+bearer-token check) and "Make conversations private" (what they may touch: resource owners), as the
+docs give the code (handler signatures included)."""
 
 from langgraph_sdk import Auth
 
@@ -35,7 +34,10 @@ async def get_current_user(authorization: str | None) -> Auth.types.MinimalUserD
 
 
 @auth.on
-async def add_owner(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict[str, str]:
+async def add_owner(
+    ctx: Auth.types.AuthContext,  # Contains info about the current user
+    value: dict,  # The resource being created/accessed
+):
     """Make resources private to their creator."""
     filters = {"owner": ctx.user.identity}
     metadata = value.setdefault("metadata", {})
@@ -46,8 +48,8 @@ async def add_owner(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> dict[
 @auth.on.threads.create
 async def on_thread_create(
     ctx: Auth.types.AuthContext,
-    value: Auth.types.ThreadsCreate,
-) -> dict[str, str]:
+    value: Auth.types.on.threads.create.value,
+):
     """Add owner when creating threads.
 
     This handler runs when creating new threads and does two things:
@@ -66,8 +68,8 @@ async def on_thread_create(
 @auth.on.threads.read
 async def on_thread_read(
     ctx: Auth.types.AuthContext,
-    value: Auth.types.ThreadsRead,
-) -> dict[str, str]:
+    value: Auth.types.on.threads.read.value,
+):
     """Only let users read their own threads.
 
     This handler runs on read operations. We don't need to set
@@ -80,8 +82,8 @@ async def on_thread_read(
 @auth.on.assistants
 async def on_assistants(
     ctx: Auth.types.AuthContext,
-    value: dict[str, Any],
-) -> None:
+    value: Auth.types.on.assistants.value,
+):
     # For illustration purposes, we will deny all requests
     # that touch the assistants resource
     raise Auth.exceptions.HTTPException(
@@ -92,7 +94,7 @@ async def on_assistants(
 
 # Assumes you organize information in store like (user_id, resource_type, resource_id)
 @auth.on.store()
-async def authorize_store(ctx: Auth.types.AuthContext, value: dict[str, Any]) -> None:
+async def authorize_store(ctx: Auth.types.AuthContext, value: dict):
     # The "namespace" field for each store item is a tuple you can think of as the directory of an item.
-    namespace: tuple[str, ...] = value["namespace"]
+    namespace: tuple = value["namespace"]
     assert namespace[0] == ctx.user.identity, "Not authorized"
