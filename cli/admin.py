@@ -1,6 +1,6 @@
 """`langopen admin …`: bootstrap tenancy and API keys straight in Postgres (DATABASE_URL).
 
-create-org NAME · create-project ORG NAME · create-deployment --project NAME NAME ·
+create-org NAME · create-project ORG NAME · create-deployment --project NAME [--function-url URL | --agent-deployment NAME] NAME ·
 create-key --project NAME --role ROLE [--name N] [--expires-days D] (prints the key, once) ·
 revoke-key ID-OR-PREFIX. Key creation and revocation are written to the audit log.
 """
@@ -15,6 +15,7 @@ import os
 import socket
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -75,15 +76,35 @@ async def create_project(conn: Executor, org: str, name: str) -> str:
     return str(row["project_id"])
 
 
-async def create_deployment(conn: Executor, project: str, name: str) -> str:
+async def create_deployment(
+    conn: Executor,
+    project: str,
+    name: str,
+    *,
+    function_url: str | None = None,
+    agent_deployment: str | None = None,
+) -> str:
+    """A deployment of `project`; with `function_url` or `agent_deployment` it has its own function
+    service (and app), else it runs on the router's own (docs/decisions/0012)."""
     project_id = await _project_id(conn, project)
+    if function_url is not None and agent_deployment is not None:
+        raise AdminError("--function-url and --agent-deployment: give at most one")
     try:
-        row = await accounts.create_deployment(conn, project_id, name)
-    except asyncpg.CheckViolationError:
+        row = await accounts.create_deployment(
+            conn, project_id, name, function_url=function_url, agent_deployment=agent_deployment
+        )
+    except asyncpg.CheckViolationError as exc:
+        if exc.constraint_name == "deployments_function_url_check":
+            raise AdminError(f"--function-url: {function_url!r} is not an http(s) URL") from None
+        if exc.constraint_name == "deployments_agent_deployment_check":
+            raise AdminError(f"--agent-deployment: {agent_deployment!r} is not a Kubernetes name") from None
         raise AdminError(f"{name!r} is not a valid deployment name (a DNS label)") from None
     if row is None:
         raise AdminError(f"a deployment named {name!r} exists already")
-    await audit.record(conn, _actor(), "deployment.create", target=name, details={"project_id": project_id})
+    details: dict[str, Any] = {"project_id": project_id}
+    if function_url is not None or agent_deployment is not None:
+        details["function"] = function_url or f"agentdeployment/{agent_deployment}"
+    await audit.record(conn, _actor(), "deployment.create", target=name, details=details)
     return str(row["deployment_id"])
 
 
@@ -166,6 +187,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     project.add_argument("name")
     deployment = admin.add_parser("create-deployment", help="create a deployment of a project")
     deployment.add_argument("--project", required=True)
+    deployment.add_argument(
+        "--function-url", default=None, help="its own function service at this URL (default: the router's)"
+    )
+    deployment.add_argument(
+        "--agent-deployment",
+        default=None,
+        help="its own function service: this AgentDeployment (in a cluster)",
+    )
     deployment.add_argument("name")
     key = admin.add_parser("create-key", help="create an API key and print it (shown only once)")
     key.add_argument("--project", required=True)
@@ -183,7 +212,13 @@ async def _dispatch(conn: Executor, args: argparse.Namespace) -> str:
     if command == "create-project":
         return await create_project(conn, args.org, args.name)
     if command == "create-deployment":
-        return await create_deployment(conn, args.project, args.name)
+        return await create_deployment(
+            conn,
+            args.project,
+            args.name,
+            function_url=args.function_url,
+            agent_deployment=args.agent_deployment,
+        )
     if command == "create-key":
         expires = timedelta(days=args.expires_days) if args.expires_days is not None else None
         key_id, key = await create_key(conn, args.project, args.role, name=args.name, expires_in=expires)

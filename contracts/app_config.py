@@ -130,6 +130,24 @@ class AppConfig(BaseModel):
         return graphs
 
 
+class AppSummary(BaseModel):
+    """What a router needs of a deployment's app that runs on its own function service, which answers
+    it (`runtime.APP_REQUESTED`; docs/decisions/0012). `env` is never sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    graph_ids: list[str] = Field(min_length=1)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    auth: AuthSection = Field(default_factory=AuthSection)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
+
+
+def summary(config: AppConfig) -> AppSummary:
+    return AppSummary(
+        graph_ids=list(config.graphs), http=config.http, auth=config.auth, webhooks=config.webhooks
+    )
+
+
 def load_app_config(path: Path) -> AppConfig:
     return AppConfig.model_validate_json(path.read_bytes())
 

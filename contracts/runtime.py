@@ -13,6 +13,7 @@ that attempt. See docs/runtime-contract.md.
 | STATE_HISTORY_REQUESTED | StateHistoryRequest| STATE_HISTORY            | JSON list          |
 | STATE_UPDATE_REQUESTED  | StateUpdateRequest | STATE_UPDATED            | StateUpdateResult  |
 | STORE_REQUESTED         | StoreRequest       | STORE_RESULT             | StoreResult        |
+| APP_REQUESTED           | AppRequest         | APP                      | app_config.AppSummary |
 
 A request the function cannot serve gets the FAILED reply type with a `Failure` payload and an HTTP
 status (400 bad request, 404 unknown graph/checkpoint, 500 otherwise).
@@ -39,6 +40,8 @@ STATE_UPDATE_REQUESTED = "dev.langopen.state.update.requested.v1"
 STATE_UPDATED = "dev.langopen.state.updated.v1"
 STORE_REQUESTED = "dev.langopen.store.requested.v1"
 STORE_RESULT = "dev.langopen.store.result.v1"
+APP_REQUESTED = "dev.langopen.app.requested.v1"
+APP = "dev.langopen.app.v1"
 FAILED = "dev.langopen.failed.v1"
 
 # CloudEvent extension attributes (lower-case alphanumerics only, per the spec)
@@ -244,6 +247,10 @@ class StoreResult(_Model):
     item: StoreItem | None = None
     items: list[StoreSearchItem] = Field(default_factory=list)
     namespaces: list[list[str]] = Field(default_factory=list)
+
+
+class AppRequest(_Model):
+    """Ask a function service which app it serves (graphs, `http`, `auth`, `webhooks`)."""
 
 
 class Failure(_Model):

@@ -47,7 +47,7 @@ from starlette.types import Receive
 from contracts import auth as auth_contract
 from contracts import http_app as http_contract
 from contracts import runtime as rt
-from contracts.app_config import load_app_config
+from contracts.app_config import AppSummary, load_app_config, summary
 from functions import auth, checkpoints, http_app, info, state
 from functions import store as store_ops
 from functions.cancel import ControlListener
@@ -93,6 +93,8 @@ class Services:
     """The user's `http.app`, served to requests the router forwards (functions.http_app)."""
     auth: auth.CustomAuth | None = None
     """The user's `auth.path` object, answering authenticate/authorize requests (functions.auth)."""
+    app: AppSummary | None = None
+    """The app this service runs, as a router that routes a deployment here asks for it."""
 
 
 @dataclass
@@ -183,7 +185,14 @@ async def _authorize(services: Services, req: auth_contract.AuthorizeRequest, _:
     return Reply(auth_contract.AUTHORIZED, result.model_dump_json().encode())
 
 
+async def _app(services: Services, _req: rt.AppRequest, _: Receive) -> Reply:
+    if services.app is None:
+        raise BadRequestError("the app's configuration is not loaded")
+    return Reply(rt.APP, services.app.model_dump_json().encode())
+
+
 HANDLERS: dict[str, tuple[type[BaseModel], Handler]] = {
+    rt.APP_REQUESTED: (rt.AppRequest, _app),
     rt.RUN_REQUESTED: (rt.RunRequest, _run),
     rt.STATE_GET_REQUESTED: (rt.StateGetRequest, _state_get),
     rt.STATE_HISTORY_REQUESTED: (rt.StateHistoryRequest, _state_history),
@@ -295,7 +304,12 @@ def create_app(settings: FunctionSettings) -> Starlette:
                 )
                 async with http_app.running(user_app):
                     app.state.services = Services(
-                        graphs=graphs, executor=executor, store=store, http_app=user_app, auth=custom_auth
+                        graphs=graphs,
+                        executor=executor,
+                        store=store,
+                        http_app=user_app,
+                        auth=custom_auth,
+                        app=summary(app_config),
                     )
                     logger.info("function runtime ready: graphs %s", ", ".join(graphs.graph_ids))
                     yield

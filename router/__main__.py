@@ -10,6 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
+from router import errors
 from router.dispatch import knative, sandbox
 from router.dispatch.targets import FunctionTarget, StaticTarget
 from router.main import create_app
@@ -18,13 +19,17 @@ from router.settings import RouterSettings
 POD_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
-def build_target(settings: RouterSettings) -> FunctionTarget:
-    """The FunctionTarget `settings.function_target` names. Raises ValueError when it cannot be built."""
+def build_target(settings: RouterSettings, agent_deployment: str | None = None) -> FunctionTarget:
+    """The FunctionTarget `settings.function_target` names (for `agent_deployment`, default the router's
+    own). Raises ValueError when it cannot be built."""
     if settings.function_target == "url":
+        if agent_deployment is not None:
+            raise ValueError("an AgentDeployment target needs LANGOPEN_FUNCTION_TARGET knative or sandbox")
         if not settings.function_url:
             raise ValueError("LANGOPEN_FUNCTION_URL must name the function service")
         return StaticTarget(settings.function_url)
-    assert settings.agent_deployment is not None  # RouterSettings checks it
+    agent_deployment = agent_deployment or settings.agent_deployment
+    assert agent_deployment is not None  # RouterSettings checks it
     namespace = settings.kube_namespace
     if namespace is None:
         if not POD_NAMESPACE_FILE.exists():
@@ -35,13 +40,13 @@ def build_target(settings: RouterSettings) -> FunctionTarget:
         return knative.KnativeTarget(
             connection,
             namespace=namespace,
-            name=settings.agent_deployment,
+            name=agent_deployment,
             resolve_timeout_seconds=settings.target_resolve_timeout_seconds,
         )
     return sandbox.SandboxTarget(
         connection,
         namespace=namespace,
-        deployment=settings.agent_deployment,
+        deployment=agent_deployment,
         port=settings.sandbox_port,
         release=settings.sandbox_release,
         idle_seconds=settings.sandbox_idle_seconds,
@@ -62,7 +67,17 @@ def main(argv: list[str] | None = None, *, require_auth: bool = True) -> None:
     except ValueError as exc:
         parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(settings, function_target=target, require_auth=require_auth)
+
+    def make_target(url: str | None, agent_deployment: str | None) -> FunctionTarget:
+        """A deployment's own function service (docs/decisions/0012), reached like the router's."""
+        if url is not None:
+            return StaticTarget(url)
+        try:
+            return build_target(settings, agent_deployment)
+        except ValueError as exc:
+            raise errors.UnprocessableError(str(exc)) from exc
+
+    app = create_app(settings, function_target=target, make_target=make_target, require_auth=require_auth)
     uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools", log_level="warning")
 
 

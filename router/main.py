@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from contracts import app_config
 from contracts.queue import Keys
+from router import errors as errors_mod
 from router.api import a2a as a2a_api
 from router.api import assistants, errors, runs, stateless, system, thread_stream, threads
 from router.api import auth as auth_api
@@ -25,32 +26,58 @@ from router.api import http_app as http_app_api
 from router.api import mcp as mcp_api
 from router.api import store as store_api
 from router.api.openapi import document as openapi_document
-from router.auth.custom import CustomAuth
 from router.auth.limits import FailureLimiter
 from router.auth.principals import ApiKeyAuthenticator
-from router.dispatch.client import FunctionClient
+from router.dispatch.client import FunctionClient, FunctionClients, FunctionSpec, MakeTarget, ResolveFunction
 from router.dispatch.proxy import HttpAppProxy
-from router.dispatch.targets import FunctionTarget
+from router.dispatch.targets import FunctionTarget, StaticTarget
 from router.dispatch.webhooks import WebhookClient
 from router.queue.broker import Broker
 from router.services import assistants as assistants_service
+from router.services.apps import App, Apps
 from router.services.context import Services
 from router.services.dispatcher import Dispatcher
 from router.services.reaper import Reaper
 from router.services.scheduler import Scheduler
 from router.services.webhooks import Deliverer
 from router.settings import RouterSettings
+from router.store import accounts
 from router.store import pool as pool_store
 
 log = logging.getLogger(__name__)
 
+
+def _function_of(pool: pool_store.Pool) -> ResolveFunction:
+    async def resolve(deployment_id: str) -> FunctionSpec:
+        deployment = await accounts.deployment_by_id(pool, deployment_id)
+        return (deployment.function_url, deployment.agent_deployment) if deployment else (None, None)
+
+    return resolve
+
+
 REDIS_SOCKET_TIMEOUT_SECONDS = 10.0
 
 
+def static_targets(url: str | None, agent_deployment: str | None) -> FunctionTarget:
+    """Deployments' own function services by URL only (`langopen dev`, tests): an AgentDeployment
+    needs a cluster (`python -m router` passes its own factory)."""
+    if url is None:
+        raise errors_mod.UnprocessableError(
+            f"deployment function agentdeployment/{agent_deployment}: this router reaches function services by URL only"
+        )
+    return StaticTarget(url)
+
+
 def create_app(
-    settings: RouterSettings, *, function_target: FunctionTarget, require_auth: bool = True
+    settings: RouterSettings,
+    *,
+    function_target: FunctionTarget,
+    make_target: MakeTarget = static_targets,
+    require_auth: bool = True,
 ) -> FastAPI:
-    """The router app; `require_auth=False` (only `langopen dev` without `--auth`) lets anyone in."""
+    """The router app; `require_auth=False` (only `langopen dev` without `--auth`) lets anyone in.
+    `function_target` serves the router's own deployment(s); `make_target` builds the function target
+    of a deployment whose row names its own (docs/decisions/0012)."""
     config = app_config.load_app_config(settings.config_path)
     webhook_headers = config.webhooks.resolved_headers(os.environ)  # fails at startup, not per call
     http_app_proxy = HttpAppProxy(function_target)
@@ -66,9 +93,13 @@ def create_app(
             redis = Redis.from_url(settings.redis_url, socket_timeout=None, socket_connect_timeout=5.0)
             broker = Broker(redis, prefix=settings.redis_prefix)
             await broker.start()
-            functions = FunctionClient(
-                function_target, sync_timeout_seconds=settings.function_timeout_seconds
+            functions = FunctionClients(
+                FunctionClient(function_target, sync_timeout_seconds=settings.function_timeout_seconds),
+                resolve=_function_of(pool),
+                make_target=make_target,
+                sync_timeout_seconds=settings.function_timeout_seconds,
             )
+            own_app = App(graph_ids=app_config.graph_ids(config), webhooks=config.webhooks, auth=config.auth)
             services = Services(
                 settings=settings,
                 pool=pool,
@@ -76,8 +107,7 @@ def create_app(
                 keys=Keys(settings.redis_prefix),
                 broker=broker,
                 functions=functions,
-                graph_ids=app_config.graph_ids(config),
-                webhooks=config.webhooks,
+                apps=Apps(own_app, functions=functions, pool=pool),
             )
             await assistants_service.ensure_system_assistants(services)
             dispatcher = Dispatcher(services)
@@ -108,7 +138,6 @@ def create_app(
                     limit=settings.auth_failures_per_window,
                     window_seconds=settings.auth_failure_window_seconds,
                 ),
-                custom=CustomAuth(config.auth, functions) if config.auth.path else None,
             )
             await dispatcher.start()
             await reaper.start()

@@ -173,10 +173,9 @@ class Gate:
     authenticator: Authenticator | None
     """None: auth is off (`langopen dev` without `--auth`); every caller may do everything."""
     limiter: FailureLimiter
-    custom: CustomAuth | None = None
-    """Custom auth from langgraph.json `auth.path` (its handlers run in the function service)."""
     _deployments: dict[str, accounts.Deployment] = field(default_factory=dict)
     _ensured: set[str] = field(default_factory=set)
+    _custom: dict[str, CustomAuth | None] = field(default_factory=dict)
 
     async def deployment(self, name: str) -> accounts.Deployment:
         found = self._deployments.get(name)
@@ -184,8 +183,22 @@ class Gate:
             found = await accounts.deployment_by_name(self.services.pool, name)
             if found is None:
                 raise errors.NotFoundError(f"Deployment '{name}' not found")
+            self.services.functions.register(
+                found.deployment_id, (found.function_url, found.agent_deployment)
+            )
             self._deployments[name] = found
         return found
+
+    async def custom_auth(self, deployment: accounts.Deployment) -> CustomAuth | None:
+        """Custom auth of the deployment's app (`auth.path`; its handlers run in its function service)."""
+        if deployment.deployment_id not in self._custom:
+            app = await self.services.apps.ensure(deployment)
+            custom = None
+            if app.auth.path:
+                client = await self.services.functions.for_deployment(deployment.deployment_id)
+                custom = CustomAuth(app.auth, client)
+            self._custom[deployment.deployment_id] = custom
+        return self._custom[deployment.deployment_id]
 
     async def ensure_assistants(self, deployment: accounts.Deployment) -> None:
         """The deployment's system assistants exist (once per deployment and process)."""
@@ -198,8 +211,7 @@ def _client(request: Request) -> str | None:
     return request.client.host if request.client is not None else None
 
 
-async def _authenticate(gate: Gate, request: Request) -> Principal:
-    custom = gate.custom
+async def _authenticate(gate: Gate, custom: CustomAuth | None, request: Request) -> Principal:
     if custom is not None and not takes_studio_path(custom.section, request.headers):
         return await _authenticate_custom(gate, custom, request)
     if gate.authenticator is None:
@@ -262,16 +274,22 @@ async def authorize_custom_route(request: Request) -> Principal:
 
 async def _authorize(request: Request, permission: Permission) -> Principal:
     gate: Gate = request.app.state.gate
-    principal = await _authenticate(gate, request)
     name = request.scope.get(DEPLOYMENT_SCOPE_KEY) or gate.services.settings.default_deployment
-    deployment = await gate.deployment(name)
+    try:
+        deployment: accounts.Deployment | None = await gate.deployment(name)
+    except errors.NotFoundError:
+        deployment = None  # authenticate first (API keys), then answer 404
+    custom = await gate.custom_auth(deployment) if deployment is not None else None
+    principal = await _authenticate(gate, custom, request)
+    if deployment is None:
+        raise errors.NotFoundError(f"Deployment '{name}' not found")
     if principal.project_id is not None and principal.project_id != deployment.project_id:
         raise errors.ForbiddenError(f"Forbidden: this key's project does not own deployment '{name}'")
     if not principal.may(permission):
         raise errors.ForbiddenError(f"Forbidden: role '{principal.role}' lacks permission '{permission}'")
     tenancy.set_deployment(deployment.deployment_id)
     await gate.ensure_assistants(deployment)
-    custom, user = gate.custom, principal.auth_user
+    user = principal.auth_user
     access.install(custom.authorizer(user) if custom is not None and user is not None else None)
     request.state.principal = principal
     return principal

@@ -15,6 +15,8 @@ event loop sees its end).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
@@ -24,7 +26,7 @@ from cloudevents.core.v1.event import CloudEvent
 from pydantic import BaseModel
 
 from contracts import runtime
-from router import errors
+from router import errors, tenancy
 from router.dispatch.targets import FunctionTarget
 
 M = TypeVar("M", bound=BaseModel)
@@ -134,3 +136,70 @@ def _failure(status: int, body: bytes) -> errors.RouterError:
         message = f"function service answered {status}: {text}"
     cls = _ERROR_BY_STATUS.get(status, errors.FunctionError)
     return cls(message)
+
+
+FunctionSpec = tuple[str | None, str | None]
+"""A deployment's own function service: (URL, AgentDeployment name); (None, None): the router's own."""
+ResolveFunction = Callable[[str], Awaitable[FunctionSpec]]
+MakeTarget = Callable[[str | None, str | None], FunctionTarget]
+
+
+class FunctionClients:
+    """The function service of each deployment (docs/decisions/0012): its own when its row names one
+    (looked up once with `resolve`, then kept), else the router's (`default`). Requests go to the
+    deployment the current work acts for (router.tenancy); runs to their own `deployment_id`."""
+
+    def __init__(
+        self,
+        default: FunctionClient,
+        *,
+        resolve: ResolveFunction,
+        make_target: MakeTarget,
+        sync_timeout_seconds: float,
+    ) -> None:
+        self.default = default
+        self._resolve = resolve
+        self._make_target = make_target
+        self._sync_timeout = sync_timeout_seconds
+        self._clients: dict[str, FunctionClient] = {}
+        self._lock = asyncio.Lock()
+
+    def register(self, deployment_id: str, spec: FunctionSpec) -> FunctionClient:
+        """The client of a deployment whose spec is known (the API's deployment lookup passes it)."""
+        client = self._clients.get(deployment_id)
+        if client is None:
+            url, agent_deployment = spec
+            own = url is not None or agent_deployment is not None
+            target = self._make_target(url, agent_deployment) if own else None
+            client = (
+                FunctionClient(target, sync_timeout_seconds=self._sync_timeout) if target else self.default
+            )
+            self._clients[deployment_id] = client
+        return client
+
+    async def for_deployment(self, deployment_id: str | None) -> FunctionClient:
+        if deployment_id is None or deployment_id == runtime.DEFAULT_DEPLOYMENT_ID:
+            return self._clients.get(runtime.DEFAULT_DEPLOYMENT_ID, self.default)
+        client = self._clients.get(deployment_id)
+        if client is not None:
+            return client
+        async with self._lock:
+            if deployment_id not in self._clients:
+                self.register(deployment_id, await self._resolve(deployment_id))
+        return self._clients[deployment_id]
+
+    async def run(self, req: runtime.RunRequest, *, traceparent: str | None = None) -> runtime.RunOutcome:
+        client = await self.for_deployment(req.deployment_id)
+        return await client.run(req, traceparent=traceparent)
+
+    async def call(self, event_type: str, payload: BaseModel, reply: type[M]) -> M:
+        client = await self.for_deployment(tenancy.deployment_id())
+        return await client.call(event_type, payload, reply)
+
+    async def call_json(self, event_type: str, payload: BaseModel) -> Any:
+        client = await self.for_deployment(tenancy.deployment_id())
+        return await client.call_json(event_type, payload)
+
+    async def aclose(self) -> None:
+        for client in {id(c): c for c in [self.default, *self._clients.values()]}.values():
+            await client.aclose()

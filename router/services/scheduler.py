@@ -43,6 +43,7 @@ async def fire_due(services: Services) -> int:
             deployment = str(row["deployment_id"])
             try:
                 body = crons_service.run_body(row)
+                await services.apps.ensure_id(deployment)  # its graphs, if it has its own function service
                 with tenancy.acting_for(deployment):  # the tick runs in its cron's deployment
                     run = await runs_service.create_locked(services, conn, body, thread_id=thread_id)
                 created.append((deployment, run))

@@ -22,6 +22,14 @@ class Deployment:
     name: str
     project_id: str
     org_id: str
+    function_url: str | None = None
+    """Its own function service at this URL (docs/decisions/0012); None: see `agent_deployment`."""
+    agent_deployment: str | None = None
+    """Its own function service, the AgentDeployment of this name; both None: the router's own."""
+
+    @property
+    def own_function(self) -> bool:
+        return self.function_url is not None or self.agent_deployment is not None
 
 
 @dataclass(frozen=True)
@@ -53,13 +61,21 @@ async def projects_by_name(pool: Executor, name: str) -> list[Record]:
     return list(await pool.fetch(q("projects_by_name"), name))
 
 
-async def create_deployment(pool: Executor, project_id: str, name: str) -> Record | None:
+async def create_deployment(
+    pool: Executor,
+    project_id: str,
+    name: str,
+    *,
+    function_url: str | None = None,
+    agent_deployment: str | None = None,
+) -> Record | None:
     """The new deployment, or None when the name is taken."""
-    return await pool.fetchrow(q("deployment_insert"), uuid.uuid4(), project_id, name)
+    return await pool.fetchrow(
+        q("deployment_insert"), uuid.uuid4(), project_id, name, function_url, agent_deployment
+    )
 
 
-async def deployment_by_name(pool: Executor, name: str) -> Deployment | None:
-    row = await pool.fetchrow(q("deployment_by_name"), name)
+def _deployment(row: Record | None) -> Deployment | None:
     if row is None:
         return None
     return Deployment(
@@ -67,7 +83,17 @@ async def deployment_by_name(pool: Executor, name: str) -> Deployment | None:
         name=row["name"],
         project_id=str(row["project_id"]),
         org_id=str(row["org_id"]),
+        function_url=row["function_url"],
+        agent_deployment=row["agent_deployment"],
     )
+
+
+async def deployment_by_name(pool: Executor, name: str) -> Deployment | None:
+    return _deployment(await pool.fetchrow(q("deployment_by_name"), name))
+
+
+async def deployment_by_id(pool: Executor, deployment_id: str) -> Deployment | None:
+    return _deployment(await pool.fetchrow(q("deployment_by_id"), deployment_id))
 
 
 async def move_deployment(pool: Executor, name: str, project_id: str) -> bool:

@@ -142,6 +142,48 @@ def test_create_deployment_belongs_to_the_named_project_and_is_audited(admin: Ad
     assert_cli_audit(entry, "deployment.create", "staging", {"project_id": DEFAULT_PROJECT_ID})
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "column", "described"),
+    [
+        ("--function-url", "http://fn.acme.internal:8080", "function_url", "http://fn.acme.internal:8080"),
+        ("--agent-deployment", "acme-agent", "agent_deployment", "agentdeployment/acme-agent"),
+    ],
+)
+def test_create_deployment_with_its_own_function_service(
+    admin: Admin, flag: str, value: str, column: str, described: str
+) -> None:
+    admin.ok("create-deployment", "--project", "default", flag, value, "acme")
+    row = one(admin.dsn, f"SELECT {column} AS v FROM deployments WHERE name = $1", "acme")
+    assert row == {"v": value}
+    [entry] = audit(admin.dsn)
+    assert_cli_audit(
+        entry, "deployment.create", "acme", {"project_id": DEFAULT_PROJECT_ID, "function": described}
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--function-url", "ftp://x"], "error: --function-url: 'ftp://x' is not an http(s) URL"),
+        (
+            ["--agent-deployment", "Not_A_Name"],
+            "error: --agent-deployment: 'Not_A_Name' is not a Kubernetes name",
+        ),
+        (
+            ["--function-url", "http://x", "--agent-deployment", "x"],
+            "error: --function-url and --agent-deployment: give at most one",
+        ),
+    ],
+)
+def test_a_bad_function_service_is_refused_naming_the_flag(
+    admin: Admin, args: list[str], message: str
+) -> None:
+    before = snapshot(admin.dsn)
+    code, out, err = admin("create-deployment", "--project", "default", *args, "acme")
+    assert (code, out, err) == (1, "", message + "\n")
+    assert snapshot(admin.dsn) == before
+
+
 def test_create_key_prints_the_key_once_and_stores_only_its_sha256(admin: Admin) -> None:
     admin.ok("create-org", "acme")
     project_id = admin.ok("create-project", "acme", "web").strip()

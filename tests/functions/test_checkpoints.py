@@ -143,9 +143,10 @@ async def test_setup_moves_items_from_before_tenancy_under_the_default_deploymen
             )
         for _ in range(2):
             await checkpoints.setup(pg_dsn)
-            found = dict(
-                await conn.fetch("SELECT key, prefix FROM store WHERE key = ANY($1)", ["a", "b", "c", "d"])
+            stored = await conn.fetch(
+                "SELECT key, prefix FROM store WHERE key = ANY($1)", ["a", "b", "c", "d"]
             )
+            found = {row["key"]: row["prefix"] for row in stored}
             assert found == {
                 "a": f"{label}.users.u1",
                 "b": f"{label}.deployment-notes.x",  # not a deployment label: a user's own namespace

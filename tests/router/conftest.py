@@ -18,15 +18,19 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from contracts import app_config
+from contracts.app_config import WebhooksConfig
+from contracts.auth import AuthSection
 from contracts.queue import Keys
 from functions.app import create_app as create_function_app
 from functions.settings import FunctionSettings
 from router.api import assistants, errors, threads
 from router.api import store as store_api
-from router.dispatch.client import FunctionClient
+from router.dispatch.client import FunctionClient, FunctionClients, FunctionSpec
 from router.dispatch.targets import StaticTarget
+from router.main import static_targets
 from router.queue.broker import Broker
 from router.services import assistants as assistants_service
+from router.services.apps import App, Apps
 from router.services.context import Services
 from router.settings import RouterSettings
 from router.store.pool import open_pool
@@ -67,6 +71,10 @@ async def function_service(pg_dsn: str, redis_url: str) -> AsyncIterator[str]:
         await task
 
 
+async def _no_own_function(deployment_id: str) -> FunctionSpec:
+    return (None, None)  # these tests serve only the default deployment
+
+
 @asynccontextmanager
 async def router_app(pg_dsn: str, redis_url: str, redis_prefix: str, function_url: str) -> AsyncIterator[Env]:
     """The assistant and thread routers over real Postgres/Redis, as router.main wires them."""
@@ -82,7 +90,13 @@ async def router_app(pg_dsn: str, redis_url: str, redis_prefix: str, function_ur
         redis = Redis.from_url(redis_url)
         broker = Broker(redis, prefix=redis_prefix)
         await broker.start()
-        functions = FunctionClient(StaticTarget(function_url), sync_timeout_seconds=20)
+        functions = FunctionClients(
+            FunctionClient(StaticTarget(function_url), sync_timeout_seconds=20),
+            resolve=_no_own_function,
+            make_target=static_targets,
+            sync_timeout_seconds=20,
+        )
+        own_app = App(graph_ids=GRAPH_IDS, webhooks=WebhooksConfig(), auth=AuthSection())
         services = Services(
             settings=settings,
             pool=pool,
@@ -90,7 +104,7 @@ async def router_app(pg_dsn: str, redis_url: str, redis_prefix: str, function_ur
             keys=Keys(redis_prefix),
             broker=broker,
             functions=functions,
-            graph_ids=GRAPH_IDS,
+            apps=Apps(own_app, functions=functions, pool=pool),
         )
         await assistants_service.ensure_system_assistants(services)
         app = FastAPI()

@@ -20,14 +20,20 @@ WHERE p.name = $1
 ORDER BY p.created_at
 
 -- name: deployment_insert
-INSERT INTO deployments (deployment_id, project_id, name) VALUES ($1, $2, $3)
+INSERT INTO deployments (deployment_id, project_id, name, function_url, agent_deployment)
+VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (name) DO NOTHING
 RETURNING *
 
 -- name: deployment_by_name
-SELECT d.deployment_id, d.name, d.project_id, p.org_id
+SELECT d.deployment_id, d.name, d.project_id, p.org_id, d.function_url, d.agent_deployment
 FROM deployments d JOIN projects p USING (project_id)
 WHERE d.name = $1
+
+-- name: deployment_by_id
+SELECT d.deployment_id, d.name, d.project_id, p.org_id, d.function_url, d.agent_deployment
+FROM deployments d JOIN projects p USING (project_id)
+WHERE d.deployment_id = $1
 
 -- name: deployment_move
 -- Give deployment $1 (by name) to project $2.
