@@ -302,17 +302,18 @@ async def _authorize_create(
 
 async def authorize_thread(
     services: Services, thread_id: str, action: str, value: dict[str, Any] | None = None
-) -> access.Filters | None:
-    """Custom auth's `threads.<action>` event for work on one thread's runs; the thread is not found
-    if the filters exclude it. No-op (None) when custom auth is off."""
+) -> dict[str, Any] | None:
+    """Fire custom auth's `threads.<action>` event for one thread (router.access): the thread is not
+    found if the handler's filters exclude it. Returns the value as the handler left it; None when
+    custom auth is off (then without any query)."""
     if access.active() is None:
         return None
-    _, filters = await access.authorize("threads", action, value or {"thread_id": thread_id})
+    new_value, filters = await access.authorize("threads", action, value or {"thread_id": thread_id})
     if filters is not None:
         thread = await threads_store.get(services.pool, thread_id)
         if thread is None or not access.matches(thread["metadata"], filters):
             raise errors.ThreadNotFoundError(f"Thread with ID {thread_id} not found")
-    return filters
+    return new_value
 
 
 @dataclass(frozen=True)

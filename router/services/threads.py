@@ -95,22 +95,6 @@ def _no_graph(thread_id: str) -> errors.InvalidRequestError:
     )
 
 
-async def authorized(
-    services: Services, thread_id: str, action: str, value: dict[str, Any] | None = None
-) -> dict[str, Any] | None:
-    """Fire custom auth's `threads.<action>` event for one thread (router.access); the thread is not
-    found if the handler's filters exclude it. Returns the value as the handler left it (None when
-    custom auth is off, without any query)."""
-    if access.active() is None:
-        return None
-    new_value, filters = await access.authorize("threads", action, value or {"thread_id": thread_id})
-    if filters is not None:
-        thread = await store.get(services.pool, thread_id)
-        if thread is None or not access.matches(thread["metadata"], filters):
-            raise _not_found(thread_id)
-    return new_value
-
-
 async def create(
     services: Services,
     *,
@@ -178,7 +162,7 @@ async def update(
     include_ttl: bool = False,
 ) -> Thread:
     """Merge `metadata` into the thread's; a `ttl` replaces the current one (counted from now)."""
-    value = await authorized(
+    value = await runs_service.authorize_thread(
         services, thread_id, "update", {"thread_id": thread_id, "metadata": metadata or {}}
     )
     if value is not None:
@@ -199,7 +183,7 @@ async def update(
 
 async def delete(services: Services, thread_id: str) -> None:
     """Delete the thread, its runs and its checkpoints; in-flight runs are interrupted first."""
-    await authorized(services, thread_id, "delete")
+    await runs_service.authorize_thread(services, thread_id, "delete")
     if await store.get(services.pool, thread_id) is None:
         raise _not_found(thread_id)
     if not await delete_many(services, [thread_id]):
@@ -254,7 +238,7 @@ async def sweep_expired(services: Services, *, limit: int = 100) -> int:
 async def copy(services: Services, thread_id: str) -> Thread:
     """A new thread with the same metadata, config and state, and a copy of every checkpoint."""
     new_id = str(ids.uuid7())
-    source = await authorized(services, thread_id, "read")
+    source = await runs_service.authorize_thread(services, thread_id, "read")
     if source is not None:
         await access.authorize("threads", "create", {"thread_id": new_id})
     copied = await store.copy(services.pool, thread_id, new_id)
@@ -264,7 +248,7 @@ async def copy(services: Services, thread_id: str) -> Thread:
 
 
 async def storage(services: Services, thread_id: str) -> dict[str, Any]:
-    await authorized(services, thread_id, "read")
+    await runs_service.authorize_thread(services, thread_id, "read")
     if await store.get(services.pool, thread_id) is None:
         raise _not_found(thread_id)
     return {"thread_id": thread_id, **await store.storage(services.pool, thread_id)}
@@ -499,7 +483,7 @@ async def update_state(
 ) -> dict[str, Any]:
     """Write `values` as if `as_node` produced them (at `checkpoint`, else the latest), then set
     the thread's values, interrupts and status from the new checkpoint and tell thread streams."""
-    await authorized(services, thread_id, "update")
+    await runs_service.authorize_thread(services, thread_id, "update")
     async with services.pool.acquire() as conn, conn.transaction():
         thread = await store.lock(conn, thread_id)
         if thread is None:
