@@ -134,7 +134,8 @@ async def _insert_locked(
                 raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
     if not access.matches(thread["metadata"], thread_filters):  # custom auth's filters exclude it
         raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
-    inflight = await runs_store.inflight_for_thread(conn, thread_id)
+    # `enqueue` only needs to know whether the run may start at once, which run_insert decides itself.
+    inflight = [] if strategy == "enqueue" else await runs_store.inflight_for_thread(conn, thread_id)
     if inflight and strategy == "reject":
         raise errors.ThreadBusyError()
     if inflight and strategy in ("interrupt", "rollback"):

@@ -65,8 +65,9 @@ async def insert(
     claimed_by: str | None = None,
     lease_seconds: float = 0.0,
 ) -> Record:
-    """Insert a run and mark its thread busy (the thread must be locked by the caller): pending, or
-    already running as attempt 1 of dispatcher `claimed_by`."""
+    """Insert a run and mark its thread busy (the thread must be locked by the caller): pending, or,
+    when no other run of the thread is pending or running, already running as attempt 1 of dispatcher
+    `claimed_by`."""
     row = await conn.fetchrow(
         q("run_insert"),
         run_id,

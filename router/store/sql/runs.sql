@@ -2,8 +2,9 @@
 
 -- name: run_thread_lock
 -- Lock the thread: creators of runs on one thread queue here. Unfinished runs are read by the next
--- statement, whose snapshot is taken after the lock is granted (a subquery here would use a snapshot
--- from before the wait, and miss a run that the previous lock holder just created).
+-- statements (run_inflight_for_thread, the claim in run_insert), whose snapshot is taken after the
+-- lock is granted (a subquery here would use a snapshot from before the wait, and miss a run that
+-- the previous lock holder just created).
 SELECT thread_id, metadata, status FROM threads WHERE thread_id = $1 AND deployment_id = $2 FOR UPDATE
 
 -- name: run_inflight_for_thread
@@ -23,18 +24,24 @@ WITH thread AS (
     SET status = 'busy', metadata = metadata || $10::jsonb, updated_at = now(),
         config = config || jsonb_build_object('configurable', coalesce(config -> 'configurable', '{}'))
     WHERE thread_id = $2
+), claim AS (
+    -- With an owner ($11) and no other unfinished run of the thread, the run is inserted already
+    -- claimed by that dispatcher (attempt 1, leased for $12 seconds): the creator dispatches it
+    -- itself, saving the claim's round trip. The caller holds the thread lock, so this statement's
+    -- snapshot sees every run created before this one.
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $2 AND status IN ('pending', 'running'))
+                THEN NULL ELSE $11::text END AS owner
 )
 -- clock_timestamp(), not now(): creation order is the order the thread lock was granted, which is
 -- the order runs of one thread must start in (now() is when each transaction began).
--- With an owner ($11) the run is inserted already claimed by that dispatcher (attempt 1, leased for
--- $12 seconds): the creator dispatches it itself, saving the claim's round trip.
 INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, status, metadata, kwargs,
                   multitask_strategy, created_at, updated_at, available_at, on_completion,
                   attempt, lease_owner, lease_expires_at)
-VALUES ($1, $2, $3, $4, CASE WHEN $11::text IS NULL THEN 'pending' ELSE 'running' END, $5, $6, $7,
-        clock_timestamp(), clock_timestamp(), clock_timestamp() + make_interval(secs => $8), $9,
-        CASE WHEN $11::text IS NULL THEN 0 ELSE 1 END, $11::text,
-        CASE WHEN $11::text IS NULL THEN NULL ELSE clock_timestamp() + make_interval(secs => $12) END)
+VALUES ($1, $2, $3, $4, CASE WHEN (SELECT owner FROM claim) IS NULL THEN 'pending' ELSE 'running' END,
+        $5, $6, $7, clock_timestamp(), clock_timestamp(), clock_timestamp() + make_interval(secs => $8), $9,
+        CASE WHEN (SELECT owner FROM claim) IS NULL THEN 0 ELSE 1 END, (SELECT owner FROM claim),
+        CASE WHEN (SELECT owner FROM claim) IS NULL THEN NULL
+             ELSE clock_timestamp() + make_interval(secs => $12) END)
 RETURNING *
 
 -- name: run_get
