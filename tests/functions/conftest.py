@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from redis.asyncio import Redis
@@ -22,12 +24,30 @@ from contracts.frames import Frame
 from contracts.ids import system_assistant_id, uuid7
 from contracts.queue import Keys
 from contracts.runtime import RunRequest
+from functions.app import create_app
 from functions.cancel import ControlListener
 from functions.checkpoints import open_persistence
 from functions.execute import Executor
 from functions.graphs import GraphRegistry, load_graph_values
+from functions.settings import FunctionSettings
 
 CONFIG_PATH = Path(__file__).parent / "langgraph.json"
+
+
+@asynccontextmanager
+async def function_client(
+    pg_dsn: str, redis_url: str, config_path: Path = CONFIG_PATH
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The function app serving `config_path`, its lifespan running, called over ASGI."""
+    settings = FunctionSettings(database_url=pg_dsn, redis_url=redis_url, config_path=config_path)
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://function") as client,
+    ):
+        yield client
+
+
 SENTINEL = "__test_end__"
 
 

@@ -17,19 +17,12 @@ from redis.asyncio import Redis
 
 from contracts import runtime as rt
 from contracts.queue import Keys
-from functions.app import create_app
-from functions.settings import FunctionSettings
-from tests.functions.conftest import CONFIG_PATH, MakeRequest, Subscribe
+from tests.functions.conftest import CONFIG_PATH, MakeRequest, Subscribe, function_client
 
 
 @pytest.fixture
 async def client(pg_dsn: str, redis_url: str, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
-    settings = FunctionSettings(database_url=pg_dsn, redis_url=redis_url, config_path=CONFIG_PATH)
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://function") as client,
-    ):
+    async with function_client(pg_dsn, redis_url, CONFIG_PATH) as client:
         yield client
 
 

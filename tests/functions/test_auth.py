@@ -24,7 +24,7 @@ from functions.app import create_app
 from functions.auth import AuthenticatedUser, CustomAuth, StudioUser, attach_user, load_auth, user_object
 from functions.execute import build_config
 from functions.settings import FunctionSettings
-from tests.functions.conftest import CONFIG_PATH, MakeRequest
+from tests.functions.conftest import CONFIG_PATH, MakeRequest, function_client
 from tests.functions.test_app import send
 
 EXAMPLES = Path(__file__).parent / "auth_examples"
@@ -548,12 +548,7 @@ def test_attach_user_accepts_a_bare_user_dict_and_studio_users() -> None:
 
 @pytest.fixture
 async def auth_client(pg_dsn: str, redis_url: str, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
-    settings = FunctionSettings(database_url=pg_dsn, redis_url=redis_url, config_path=AUTH_CONFIG)
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://function") as client,
-    ):
+    async with function_client(pg_dsn, redis_url, AUTH_CONFIG) as client:
         yield client
 
 
@@ -677,12 +672,7 @@ async def test_a_run_without_caller_sees_none(
 
 @pytest.fixture
 async def plain_client(pg_dsn: str, redis_url: str, redis: Redis) -> AsyncIterator[httpx.AsyncClient]:
-    settings = FunctionSettings(database_url=pg_dsn, redis_url=redis_url, config_path=CONFIG_PATH)
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://function") as client,
-    ):
+    async with function_client(pg_dsn, redis_url, CONFIG_PATH) as client:
         yield client
 
 

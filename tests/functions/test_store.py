@@ -17,11 +17,9 @@ from pydantic import ValidationError
 from contracts import runtime as rt
 from contracts.app_config import AppConfig, StoreConfig, StoreIndexConfig, StoreTtlConfig
 from functions import checkpoints
-from functions.app import create_app
 from functions.errors import StoreConfigError
-from functions.settings import FunctionSettings
 from functions.store import store_options
-from tests.functions.conftest import CONFIG_PATH
+from tests.functions.conftest import CONFIG_PATH, function_client
 from tests.functions.test_app import send
 
 E2E_APP = Path(__file__).parents[1] / "app"
@@ -29,12 +27,7 @@ E2E_APP = Path(__file__).parents[1] / "app"
 
 @pytest.fixture
 async def client(pg_dsn: str, redis_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = FunctionSettings(database_url=pg_dsn, redis_url=redis_url, config_path=CONFIG_PATH)
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://function") as client,
-    ):
+    async with function_client(pg_dsn, redis_url, CONFIG_PATH) as client:
         yield client
 
 
