@@ -18,7 +18,7 @@ from router.queue import signals
 from router.services import webhooks
 from router.services.context import Services
 from router.store import runs as runs_store
-from router.store.pool import Connection
+from router.store.pool import Connection, Executor
 
 USER_INTERRUPT = {
     "error": "UserInterrupt",
@@ -74,34 +74,30 @@ async def record(services: Services, row: runs_store.Record, outcome: RunOutcome
     """Record `outcome` for the attempt in `row`; None if that attempt is no longer current.
 
     The thread is locked first, as run creation does, so the two never wait on each other in
-    opposite orders; the common case then takes one statement.
+    opposite orders. The common case (no rollback, no clean-up, no webhook) is one statement that
+    takes the lock itself; the others run in a transaction.
     """
     run_id, thread_id = str(row["run_id"]), str(row["thread_id"])
     output = run_output(outcome)
     error = outcome.error.model_dump() if outcome.error else None
-    async with services.pool.acquire() as conn, conn.transaction():
-        has_thread = await runs_store.lock_thread_for_outcome(conn, thread_id)
-        if not has_thread or outcome.cancel_action == "rollback" or row["on_completion"] == "delete":
-            finished = await _record_slow(conn, run_id, thread_id, outcome, output, error)
-        else:
-            status, thread_error = _thread_status(outcome)
-            finished = await runs_store.finish_and_settle(
-                conn,
-                run_id,
-                outcome.attempt,
-                status=outcome.status,
-                output=output,
-                error=error,
-                thread_status=status,
-                set_values=outcome.values is not None,
-                values=outcome.values,
-                interrupts=outcome.interrupts,
-                thread_error=thread_error,
-            )
+    finished: runs_store.Record | None = None
+    simple = not (outcome.cancel_action == "rollback" or row["on_completion"] == "delete")
+    owes_webhook = bool(row["kwargs"].get("webhook"))
+    if simple and not owes_webhook:  # the common case: one statement, the lock taken inside it
+        finished = await _finish_and_settle(services.pool, thread_id, run_id, outcome, output, error)
         if finished is None:
             return None
-        # the webhook outbox row commits with the outcome (one INSERT, only when the run has one)
-        owes_webhook = await webhooks.enqueue(conn, finished, outcome)
+    if finished is None or not finished["thread_found"]:
+        async with services.pool.acquire() as conn, conn.transaction():
+            has_thread = await runs_store.lock_thread_for_outcome(conn, thread_id)
+            if has_thread and simple:
+                finished = await _finish_and_settle(conn, thread_id, run_id, outcome, output, error)
+            else:
+                finished = await _record_slow(conn, run_id, thread_id, outcome, output, error)
+            if finished is None:
+                return None
+            # the webhook outbox row commits with the outcome (one INSERT, only when the run has one)
+            owes_webhook = await webhooks.enqueue(conn, finished, outcome)
     await publish_done(services, finished, output)
     if owes_webhook:
         services.kick_webhooks()
@@ -111,6 +107,26 @@ async def record(services: Services, row: runs_store.Record, outcome: RunOutcome
         services.kick_dispatcher()
     metrics.RUNS_FINISHED.labels(finished["graph_id"], outcome.status).inc()
     return runs_store.to_run(finished)
+
+
+async def _finish_and_settle(
+    conn: Executor, thread_id: str, run_id: str, outcome: RunOutcome, output: Any, error: Any
+) -> runs_store.Record | None:
+    status, thread_error = _thread_status(outcome)
+    return await runs_store.finish_and_settle(
+        conn,
+        thread_id,
+        run_id,
+        outcome.attempt,
+        status=outcome.status,
+        output=output,
+        error=error,
+        thread_status=status,
+        set_values=outcome.values is not None,
+        values=outcome.values,
+        interrupts=outcome.interrupts,
+        thread_error=thread_error,
+    )
 
 
 async def _record_slow(

@@ -26,11 +26,11 @@ from router.services import webhooks as webhooks_service
 from router.services.context import Services
 from router.store import runs as runs_store
 from router.store import threads as threads_store
-from router.store.pool import Connection
+from router.store.pool import Connection, Executor
 
 THREAD_OR_ASSISTANT_NOT_FOUND = "Thread or assistant not found."
 LANGGRAPH_HOST = "self-hosted"
-SUBSCRIBE_TIMEOUT_SECONDS = 10.0  # a caller's Redis subscription, awaited while the thread is locked
+SUBSCRIBE_TIMEOUT_SECONDS = 10.0  # a caller's Redis subscription, awaited before the run is created
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,9 @@ def _run_kwargs(
     run_id: str,
     thread_id: str,
     temporary: bool,
-    metadata: dict[str, Any],
 ) -> dict[str, Any]:
+    """The run's kwargs; `config.metadata` holds the assistant's and the request's config metadata,
+    into which run creation merges the run's metadata and `langgraph_host` (runs_store.create)."""
     if body.config and body.config.configurable and body.context:
         raise errors.InvalidRequestError(
             "Cannot specify both configurable and context. Prefer setting context alone."
@@ -78,7 +79,7 @@ def _run_kwargs(
             "user_id": user["identity"] if user else "",
         }
     )
-    config["metadata"] = {**(config.get("metadata") or {}), **metadata, "langgraph_host": LANGGRAPH_HOST}
+    config["metadata"] = dict(config.get("metadata") or {})
     checkpoint = body.checkpoint.model_dump(exclude_none=True) if body.checkpoint else None
     if body.checkpoint_id:
         checkpoint = {**(checkpoint or {}), "checkpoint_id": body.checkpoint_id}
@@ -101,9 +102,9 @@ def _run_kwargs(
     }
 
 
-async def _insert_locked(
+async def _insert(
     services: Services,
-    conn: Connection,
+    conn: Executor,
     body: RunCreate,
     assistant: Assistant,
     *,
@@ -116,56 +117,44 @@ async def _insert_locked(
     claimed_by: str | None,
     thread_filters: access.Filters | None = None,
 ) -> tuple[runs_store.Record, list[str]]:
-    """Inside the creation transaction: lock (or create) the thread, apply the multitask strategy,
-    insert the run (claimed by `claimed_by` when nothing else of the thread is unfinished).
-    Returns the run and the runs the strategy flagged for cancellation."""
+    """Lock (or create) the thread, apply the multitask strategy and insert the run (claimed by
+    `claimed_by` when nothing else of the thread is unfinished), in one statement. Returns the run
+    and the runs the strategy flagged for cancellation."""
     thread_meta = {"graph_id": assistant["graph_id"], "assistant_id": assistant["assistant_id"]}
-    thread = await runs_store.lock_thread(conn, thread_id)
-    if thread is None:
-        if if_not_exists != "create":
-            raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
+    create_thread: dict[str, Any] | None = None
+    if if_not_exists == "create":
         # A custom-auth caller's thread carries the run's metadata (the owner its handler added), as
         # the official server creates it.
-        new_meta = {**thread_meta, **(body.metadata or {})} if access.active() is not None else thread_meta
-        thread = await runs_store.insert_thread(conn, thread_id, new_meta)
-        if thread is None:  # created concurrently: take the lock on the row that won
-            thread = await runs_store.lock_thread(conn, thread_id)
-            if thread is None:  # the id is taken in another deployment
-                raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
-    if not access.matches(thread["metadata"], thread_filters):  # custom auth's filters exclude it
-        raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
-    # `enqueue` only needs to know whether the run may start at once, which run_insert decides itself.
-    inflight = [] if strategy == "enqueue" else await runs_store.inflight_for_thread(conn, thread_id)
-    if inflight and strategy == "reject":
-        raise errors.ThreadBusyError()
-    if inflight and strategy in ("interrupt", "rollback"):
-        for inflight_id in inflight:
-            await runs_store.set_cancel_action(conn, inflight_id, strategy)
-    metadata = {
-        **(assistant["metadata"] or {}),
-        **(thread["metadata"] or {}),
-        **(body.metadata or {}),
-        **thread_meta,
-    }
-    kwargs = _run_kwargs(
-        body, assistant, run_id=run_id, thread_id=thread_id, temporary=stateless, metadata=metadata
-    )
-    row = await runs_store.insert(
+        create_thread = (
+            {**thread_meta, **(body.metadata or {})} if access.active() is not None else thread_meta
+        )
+    # The run's metadata is the assistant's, the thread's, the request's, then the graph and
+    # assistant ids; the statement merges in the thread's, which only it reads.
+    kwargs = _run_kwargs(body, assistant, run_id=run_id, thread_id=thread_id, temporary=stateless)
+    row = await runs_store.create(
         conn,
         run_id=run_id,
         thread_id=thread_id,
         assistant_id=assistant["assistant_id"],
         graph_id=assistant["graph_id"],
-        metadata=metadata,
-        kwargs=kwargs,
+        create_thread=create_thread,
+        filters=thread_filters,
         multitask_strategy=strategy,
+        metadata_head=dict(assistant["metadata"] or {}),
+        metadata_tail={**(body.metadata or {}), **thread_meta},
+        kwargs=kwargs,
+        config_metadata_tail={"langgraph_host": LANGGRAPH_HOST},
         after_seconds=body.after_seconds,
         on_completion=on_completion,
         thread_metadata=thread_meta,
-        claimed_by=None if inflight else claimed_by,
+        claimed_by=claimed_by,
         lease_seconds=services.settings.lease_seconds,
     )
-    return row, inflight
+    if row["result"] == "not_found":
+        raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
+    if row["result"] == "busy":
+        raise errors.ThreadBusyError()
+    return row, [str(i) for i in row["inflight"]]
 
 
 async def create(
@@ -204,40 +193,35 @@ async def create(
             if_not_exists=if_not_exists,
         )
     thread_id = thread_id or str(ids.uuid7())
-    to_cancel: list[tuple[str, str]] = []
-    immediate = False
     # A run that can start at once (an idle thread, no delay) is inserted already claimed by this
     # router's dispatcher, in a slot reserved beforehand: no claim round trip, no wake-up.
     here = services.dispatch_here
     reserved = here is not None and body.after_seconds == 0 and await here.reserve()
     try:
-        async with services.pool.acquire() as conn, conn.transaction():
-            row, inflight = await _insert_locked(
-                services,
-                conn,
-                body,
-                assistant,
-                thread_id=thread_id,
-                run_id=run_id,
-                strategy=strategy,
-                if_not_exists=if_not_exists,
-                on_completion=on_completion,
-                stateless=stateless,
-                claimed_by=here.owner if reserved and here is not None else None,
-                thread_filters=thread_filters,
-            )
-            immediate = row["status"] == "running"
-            if inflight and strategy in ("interrupt", "rollback"):
-                to_cancel = [(inflight_id, strategy) for inflight_id in inflight]
-            if subscribed is not None:
-                await asyncio.wait_for(subscribed, SUBSCRIBE_TIMEOUT_SECONDS)
+        if subscribed is not None:  # confirmed before the run exists: no frame can be missed
+            await asyncio.wait_for(subscribed, SUBSCRIBE_TIMEOUT_SECONDS)
+        row, inflight = await _insert(
+            services,
+            services.pool,
+            body,
+            assistant,
+            thread_id=thread_id,
+            run_id=run_id,
+            strategy=strategy,
+            if_not_exists=if_not_exists,
+            on_completion=on_completion,
+            stateless=stateless,
+            claimed_by=here.owner if reserved and here is not None else None,
+            thread_filters=thread_filters,
+        )
     except BaseException:
         if reserved and here is not None:
             here.release()
         raise
-    for cancel_id, action in to_cancel:
-        await cancel_one(services, thread_id, cancel_id, action=action)
-    if immediate and here is not None:
+    if strategy in ("interrupt", "rollback"):
+        for inflight_id in inflight:
+            await cancel_one(services, thread_id, inflight_id, action=strategy)
+    if row["status"] == "running" and here is not None:
         here.start_run(row)
         await asyncio.sleep(0)  # the dispatch task starts building its request before our response
     else:
@@ -327,20 +311,26 @@ class LockedRun:
 
 
 async def create_locked(
-    services: Services, conn: Connection, body: RunCreate, *, thread_id: str | None
+    services: Services,
+    conn: Connection,
+    body: RunCreate,
+    *,
+    thread_id: str | None,
+    if_not_exists: str | None = None,
 ) -> LockedRun:
     """Create a run inside the caller's open transaction on `conn` (a cron tick: the run and the
     cron's next date commit together), in a savepoint so a refused run leaves the caller's work
     intact. Unlike `create` it takes no dispatch fast path and signals nothing: call `announce`
-    after the commit."""
+    after the commit. A missing thread is created with `if_not_exists="create"` (default: only for
+    a stateless run)."""
     stateless = thread_id is None
     try:
         assistant = await assistants_service.resolve(services, body.assistant_id)
     except errors.AssistantNotFoundError as exc:
         raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND) from exc
     strategy = body.multitask_strategy if isinstance(body, RunCreateStateful) else "enqueue"
-    async with conn.transaction():
-        row, inflight = await _insert_locked(
+    async with conn.transaction():  # a savepoint: a refused run leaves the caller's work intact
+        row, inflight = await _insert(
             services,
             conn,
             body,
@@ -348,7 +338,7 @@ async def create_locked(
             thread_id=thread_id or str(ids.uuid7()),
             run_id=str(ids.uuid7()),
             strategy=strategy,
-            if_not_exists="create" if stateless else "reject",
+            if_not_exists=if_not_exists or ("create" if stateless else "reject"),
             on_completion=body.on_completion or ("delete" if stateless else "keep"),
             stateless=stateless,
             claimed_by=None,

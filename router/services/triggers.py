@@ -26,7 +26,6 @@ from router.services import runs as runs_service
 from router.services import templates
 from router.services import webhooks as webhooks_service
 from router.services.context import Services
-from router.store import runs as runs_store
 from router.store import triggers as store
 
 ThreadMode = Literal["stateless", "fixed", "subject"]
@@ -281,11 +280,10 @@ async def receive(services: Services, event: Event) -> Received:
         for row, thread_id, body in bodies:
             if body.webhook is not None:
                 webhooks_service.check_url(services, body.webhook)
-            if thread_id is not None:  # created on first use, as the run's own creation would
-                assistant = await assistants_service.resolve(services, str(row["assistant_id"]))
-                meta = {"graph_id": assistant["graph_id"], "assistant_id": assistant["assistant_id"]}
-                await runs_store.insert_thread(conn, thread_id, meta)
-            locked = await runs_service.create_locked(services, conn, body, thread_id=thread_id)
+            # the subscription's thread is created on first use, as the run's own creation would
+            locked = await runs_service.create_locked(
+                services, conn, body, thread_id=thread_id, if_not_exists="create"
+            )
             created.append(locked)
             runs.append(
                 {

@@ -36,47 +36,47 @@ def to_run(row: Record) -> Run:
     }
 
 
-async def lock_thread(conn: Connection, thread_id: str) -> Record | None:
-    """Lock a thread for run creation (then read its unfinished runs with `inflight_for_thread`)."""
-    return await conn.fetchrow(q("run_thread_lock"), thread_id, tenancy.deployment_id())
-
-
-async def insert_thread(conn: Connection, thread_id: str, metadata: dict[str, Any]) -> Record | None:
-    return await conn.fetchrow(q("run_thread_insert"), thread_id, metadata, tenancy.deployment_id())
-
-
-async def inflight_for_thread(conn: Connection, thread_id: str) -> list[str]:
-    return [str(r["run_id"]) for r in await conn.fetch(q("run_inflight_for_thread"), thread_id)]
-
-
-async def insert(
-    conn: Connection,
+async def create(
+    conn: Executor,
     *,
     run_id: str,
     thread_id: str,
     assistant_id: str,
     graph_id: str,
-    metadata: dict[str, Any],
-    kwargs: dict[str, Any],
+    create_thread: dict[str, Any] | None,
+    filters: list[dict[str, Any]] | None,
     multitask_strategy: str,
+    metadata_head: dict[str, Any],
+    metadata_tail: dict[str, Any],
+    kwargs: dict[str, Any],
+    config_metadata_tail: dict[str, Any],
     after_seconds: float,
     on_completion: str,
     thread_metadata: dict[str, Any],
     claimed_by: str | None = None,
     lease_seconds: float = 0.0,
 ) -> Record:
-    """Insert a run and mark its thread busy (the thread must be locked by the caller): pending, or,
-    when no other run of the thread is pending or running, already running as attempt 1 of dispatcher
-    `claimed_by`."""
+    """Create a run in one statement (`langopen_create_run`, migration 0006): lock the thread (or
+    create it with the `create_thread` metadata), check custom auth's `filters`, apply the multitask
+    strategy, insert the run. Its metadata is `metadata_head` | the thread's metadata |
+    `metadata_tail`, also merged into `kwargs.config.metadata` before `config_metadata_tail`. The
+    run is inserted pending, or, when no other run of the thread is pending or running, already
+    running as attempt 1 of dispatcher `claimed_by`. The row's `result` is `created` (with the run's
+    columns and `inflight`, the unfinished runs the strategy flagged), `busy` or `not_found`."""
     row = await conn.fetchrow(
-        q("run_insert"),
+        q("run_create"),
         run_id,
         thread_id,
+        tenancy.deployment_id(),
         assistant_id,
         graph_id,
-        metadata,
-        kwargs,
+        create_thread,
+        filters,
         multitask_strategy,
+        metadata_head,
+        metadata_tail,
+        kwargs,
+        config_metadata_tail,
         after_seconds,
         on_completion,
         thread_metadata,
@@ -135,7 +135,8 @@ async def lock_thread_for_outcome(conn: Connection, thread_id: str) -> bool:
 
 
 async def finish_and_settle(
-    conn: Connection,
+    conn: Executor,
+    thread_id: str,
     run_id: str,
     attempt: int,
     *,
@@ -148,9 +149,12 @@ async def finish_and_settle(
     interrupts: dict[str, Any],
     thread_error: Any,
 ) -> Record | None:
-    """Finish the attempt and update its thread in one statement; None if the attempt is stale."""
+    """Finish the attempt and update its thread in one statement, under the thread's lock
+    (`langopen_finish_run`, migration 0006). None if the attempt is stale; a row with
+    `thread_found` false, and nothing written, if the thread is gone."""
     return await conn.fetchrow(
         q("run_finish_and_settle"),
+        thread_id,
         run_id,
         attempt,
         status,

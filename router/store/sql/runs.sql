@@ -1,48 +1,10 @@
 -- Runs: creation under the thread's row lock, the dispatcher's claim, leases, outcomes, cancel.
 
--- name: run_thread_lock
--- Lock the thread: creators of runs on one thread queue here. Unfinished runs are read by the next
--- statements (run_inflight_for_thread, the claim in run_insert), whose snapshot is taken after the
--- lock is granted (a subquery here would use a snapshot from before the wait, and miss a run that
--- the previous lock holder just created).
-SELECT thread_id, metadata, status FROM threads WHERE thread_id = $1 AND deployment_id = $2 FOR UPDATE
-
--- name: run_inflight_for_thread
-SELECT run_id FROM runs
-WHERE thread_id = $1 AND status IN ('pending', 'running')
-ORDER BY created_at
-
--- name: run_thread_insert
-INSERT INTO threads (thread_id, metadata, status, deployment_id) VALUES ($1, $2, 'busy', $3)
-ON CONFLICT (thread_id) DO NOTHING
-RETURNING thread_id, metadata, status
-
--- name: run_insert
--- The run, and its thread marked busy with the run's graph and assistant in its metadata.
-WITH thread AS (
-    UPDATE threads
-    SET status = 'busy', metadata = metadata || $10::jsonb, updated_at = now(),
-        config = config || jsonb_build_object('configurable', coalesce(config -> 'configurable', '{}'))
-    WHERE thread_id = $2
-), claim AS (
-    -- With an owner ($11) and no other unfinished run of the thread, the run is inserted already
-    -- claimed by that dispatcher (attempt 1, leased for $12 seconds): the creator dispatches it
-    -- itself, saving the claim's round trip. The caller holds the thread lock, so this statement's
-    -- snapshot sees every run created before this one.
-    SELECT CASE WHEN EXISTS (SELECT 1 FROM runs WHERE thread_id = $2 AND status IN ('pending', 'running'))
-                THEN NULL ELSE $11::text END AS owner
-)
--- clock_timestamp(), not now(): creation order is the order the thread lock was granted, which is
--- the order runs of one thread must start in (now() is when each transaction began).
-INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, status, metadata, kwargs,
-                  multitask_strategy, created_at, updated_at, available_at, on_completion,
-                  attempt, lease_owner, lease_expires_at)
-VALUES ($1, $2, $3, $4, CASE WHEN (SELECT owner FROM claim) IS NULL THEN 'pending' ELSE 'running' END,
-        $5, $6, $7, clock_timestamp(), clock_timestamp(), clock_timestamp() + make_interval(secs => $8), $9,
-        CASE WHEN (SELECT owner FROM claim) IS NULL THEN 0 ELSE 1 END, (SELECT owner FROM claim),
-        CASE WHEN (SELECT owner FROM claim) IS NULL THEN NULL
-             ELSE clock_timestamp() + make_interval(secs => $12) END)
-RETURNING *
+-- name: run_create
+-- langopen_create_run (migration 0006): lock or create the thread, apply the multitask strategy,
+-- insert the run; one row whose `result` is `created`, `busy` or `not_found`.
+SELECT f.result, f.inflight, (f.run).*
+FROM langopen_create_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) AS f
 
 -- name: run_get
 SELECT * FROM runs WHERE run_id = $1 AND thread_id = $2 AND deployment_id = $3
@@ -98,28 +60,10 @@ RETURNING *
 SELECT thread_id FROM threads WHERE thread_id = $1 FOR UPDATE
 
 -- name: run_finish_and_settle
--- Finish the current attempt and record its effect on the thread, in one statement (after the thread
--- lock, so the check for other unfinished runs sees every run created before it). `thread_has_pending`
--- tells whether a queued run of the thread can start now.
-WITH fin AS (
-    UPDATE runs
-    SET status = $3, output = $4, error = $5, updated_at = now(), lease_owner = NULL, lease_expires_at = NULL
-    WHERE run_id = $1 AND attempt = $2 AND status = 'running'
-    RETURNING *
-), thread AS (
-    UPDATE threads t
-    SET status = CASE WHEN EXISTS (SELECT 1 FROM runs r
-                                   WHERE r.thread_id = fin.thread_id AND r.run_id <> fin.run_id
-                                     AND r.status IN ('pending', 'running'))
-                      THEN 'busy' ELSE $6 END,
-        "values" = CASE WHEN $7 THEN $8::jsonb ELSE t."values" END,
-        interrupts = $9, error = $10, updated_at = now(), state_updated_at = now()
-    FROM fin
-    WHERE t.thread_id = fin.thread_id
-)
-SELECT fin.*, EXISTS (SELECT 1 FROM runs r WHERE r.thread_id = fin.thread_id AND r.status = 'pending')
-       AS thread_has_pending
-FROM fin
+-- langopen_finish_run (migration 0006): finish the current attempt and settle its thread, under the
+-- thread lock. No row: the attempt is stale; `thread_found` false: the thread is gone.
+SELECT f.thread_found, f.thread_has_pending, (f.run).*
+FROM langopen_finish_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) AS f
 
 -- name: run_requeue
 -- The attempt counts as used (the next claim makes attempt + 1, which resumes from the run's last
