@@ -296,7 +296,8 @@ def create_app(settings: FunctionSettings) -> Starlette:
                 store = store_ops.DeploymentStore(db.store)
                 graphs = GraphRegistry(values, checkpointer=db.checkpointer, store=store)
                 executor = Executor(
-                    graphs=graphs,
+                    # runs write checkpoints through the asynchronously committing saver (RUN_OPTIONS)
+                    graphs=GraphRegistry(values, checkpointer=db.run_checkpointer, store=store),
                     redis=redis,
                     control=control,
                     run_timeout_seconds=settings.run_timeout_seconds,

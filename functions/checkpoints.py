@@ -36,7 +36,22 @@ T = TypeVar("T")
 class Persistence:
     pool: AsyncConnectionPool[AsyncConnection[DictRow]]
     checkpointer: AsyncPostgresSaver
+    """For writes a client is told about when they commit (state updates) and for reads."""
     store: AsyncPostgresStore
+    run_pool: AsyncConnectionPool[AsyncConnection[DictRow]]
+    run_checkpointer: AsyncPostgresSaver
+    """For the checkpoints runs write: commits without waiting for the WAL flush (see RUN_OPTIONS)."""
+
+
+RUN_OPTIONS = "-c synchronous_commit=off"
+"""Session options of the run checkpointer's connections (docs/decisions/0014).
+
+A run's checkpoints need not wait for their own WAL flush: nobody is told they are durable until
+the router records the run's outcome, a synchronous commit made after them, and flushing the WAL
+up to that commit flushes every record before it. If Postgres stops in between, the outcome was
+never recorded: the lease runs out and the next attempt resumes from the last checkpoint that
+reached the disk, as after a crash of the function. Everything else (state updates, the store)
+keeps synchronous commits, because its caller is answered as soon as it commits."""
 
 
 async def setup(dsn: str, *, index: PostgresIndexConfig | None = None) -> None:
@@ -89,28 +104,44 @@ async def open_persistence(
     ttl: TTLConfig | None = None,
     sweep_interval_minutes: float | None = None,
 ) -> AsyncIterator[Persistence]:
-    """The pool, checkpointer and store of one process. The store gets the deployment's `index` and
-    `ttl`; with `sweep_interval_minutes` its TTL sweeper deletes expired items until the block exits."""
-    pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
-        dsn,
-        min_size=1,
-        max_size=max_size,
-        open=False,
-        timeout=POOL_TIMEOUT_SECONDS,
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-    )
-    await pool.open(wait=True)
+    """The pools, checkpointers and store of one process (each pool up to `max_size` connections).
+    The store gets the deployment's `index` and `ttl`; with `sweep_interval_minutes` its TTL sweeper
+    deletes expired items until the block exits."""
+    pool = await _open_pool(dsn, max_size=max_size)
+    run_pool = await _open_pool(dsn, max_size=max_size, options=RUN_OPTIONS)
     checkpointer = AsyncPostgresSaver(pool)
     checkpointer.lock = PooledLock()
+    run_checkpointer = AsyncPostgresSaver(run_pool)
+    run_checkpointer.lock = PooledLock()
     store = AsyncPostgresStore(pool, index=index, ttl=ttl)
     try:
         if sweep_interval_minutes is not None and ttl is not None:
             # langgraph types the interval `int` but sleeps `float(minutes) * 60`: fractions work.
             await store.start_ttl_sweeper(cast(int, sweep_interval_minutes))
-        yield Persistence(pool=pool, checkpointer=checkpointer, store=store)
+        yield Persistence(
+            pool=pool,
+            checkpointer=checkpointer,
+            store=store,
+            run_pool=run_pool,
+            run_checkpointer=run_checkpointer,
+        )
     finally:
         await store.stop_ttl_sweeper(timeout=POOL_TIMEOUT_SECONDS)
+        await run_pool.close()
         await pool.close()
+
+
+async def _open_pool(
+    dsn: str, *, max_size: int, options: str | None = None
+) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
+    kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    if options is not None:
+        kwargs["options"] = options
+    pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
+        dsn, min_size=1, max_size=max_size, open=False, timeout=POOL_TIMEOUT_SECONDS, kwargs=kwargs
+    )
+    await pool.open(wait=True)
+    return pool
 
 
 class PooledLock(asyncio.Lock):

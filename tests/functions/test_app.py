@@ -17,6 +17,8 @@ from redis.asyncio import Redis
 
 from contracts import runtime as rt
 from contracts.queue import Keys
+from functions.app import create_app
+from functions.settings import FunctionSettings
 from tests.functions.conftest import CONFIG_PATH, MakeRequest, Subscribe, function_client
 
 
@@ -167,3 +169,18 @@ async def test_failing_factory_fails_the_run_and_state_requests(
     assert rt.Failure.model_validate(failed.get_data()) == rt.Failure(
         error="RuntimeError", message="An internal error occurred"
     )
+
+
+async def test_runs_write_through_the_run_checkpointer_and_the_api_through_the_other(
+    pg_dsn: str, redis_url: str
+) -> None:
+    settings = FunctionSettings(database_url=pg_dsn, redis_url=redis_url, config_path=CONFIG_PATH)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        run_graph = await services.executor.graphs.get_graph("agent", {})
+        api_graph = await services.graphs.get_graph("agent", {})
+        run_options = run_graph.checkpointer.conn.kwargs.get("options")
+        assert run_options == "-c synchronous_commit=off"
+        assert api_graph.checkpointer.conn.kwargs.get("options") is None
+        assert run_graph.store is api_graph.store

@@ -99,11 +99,23 @@ def test_inline_call_outside_a_loop_gets_a_resolved_plain_future() -> None:
 
 async def test_pooled_saver_lock_never_waits(pg_dsn: str) -> None:
     async with open_persistence(pg_dsn, max_size=2) as db:
-        lock = db.checkpointer.lock
-        assert isinstance(lock, PooledLock)
-        # A plain asyncio.Lock would deadlock here: every statement used to queue behind every other.
-        async with lock, lock:
-            assert not lock.locked()
+        for lock in (db.checkpointer.lock, db.run_checkpointer.lock):
+            assert isinstance(lock, PooledLock)
+            # A plain asyncio.Lock would deadlock here: every statement used to queue behind every other.
+            async with lock, lock:
+                assert not lock.locked()
+
+
+async def test_only_the_run_checkpointer_commits_without_waiting_for_the_flush(pg_dsn: str) -> None:
+    async with open_persistence(pg_dsn, max_size=2) as db:
+        async with db.pool.connection() as conn:
+            row = await (await conn.execute("SHOW synchronous_commit")).fetchone()
+            assert row == {"synchronous_commit": "on"}  # state updates and the store
+        async with db.run_pool.connection() as conn:
+            row = await (await conn.execute("SHOW synchronous_commit")).fetchone()
+            assert row == {"synchronous_commit": "off"}
+        assert db.run_checkpointer.conn is db.run_pool
+        assert db.checkpointer.conn is db.pool
 
 
 async def test_concurrent_runs_each_keep_all_their_checkpoints(
