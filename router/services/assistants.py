@@ -9,6 +9,7 @@ id or by graph id; `resolve` maps both.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from contracts import ids, runtime
@@ -84,8 +85,10 @@ def _graphs_text(services: Services) -> str:
     return ", ".join(services.graph_ids)
 
 
-async def resolve(services: Services, assistant_id_or_graph_id: str) -> Assistant:
-    """The assistant a run names, by id or by graph id (its system assistant)."""
+async def resolve(services: Services, assistant_id_or_graph_id: str, *, cached: bool = False) -> Assistant:
+    """The assistant a run names, by id or by graph id (its system assistant). `cached`: the copy
+    this replica read last, if any; it may be stale, so pass `cache_stamp(it)` to run creation,
+    which refuses a run whose assistant changed since (router.services.context.AssistantCache)."""
     value = assistant_id_or_graph_id
     if value in services.graph_ids:
         assistant_id = system_assistant_id(value)
@@ -96,10 +99,29 @@ async def resolve(services: Services, assistant_id_or_graph_id: str) -> Assistan
             f"Invalid assistant: '{value}'. Must be either:\n- A valid assistant UUID, or\n"
             f"- One of the registered graphs: {_graphs_text(services)}"
         )
+    key = (tenancy.deployment_id(), assistant_id)
+    if cached:
+        hit = services.assistants.get(key)
+        if hit is not None and hit["graph_id"] in services.graph_ids:
+            return hit
     found = await store.get(services.pool, assistant_id, graph_ids=services.graph_ids)
     if found is None:
+        services.assistants.forget(key)
         raise errors.AssistantNotFoundError(f"Assistant {assistant_id} not found")
+    services.assistants.put(key, found)
     return found
+
+
+def cache_stamp(assistant: Assistant) -> tuple[int, datetime]:
+    """What identifies this copy of an assistant: every write of an assistant changes its version or
+    its updated_at (migration 0007)."""
+    return assistant["version"], datetime.fromisoformat(assistant["updated_at"])
+
+
+def _forget(services: Services, assistant_id: str) -> None:
+    """Drop this replica's cached copy after a write (other replicas learn of it at run creation)."""
+    if ids.is_uuid(assistant_id):
+        services.assistants.forget((tenancy.deployment_id(), canonical_id(assistant_id)))
 
 
 async def _authorized(
@@ -279,6 +301,7 @@ async def update(
     )
     if value is not None and value.get("metadata") is not None:
         metadata = value["metadata"]
+    _forget(services, assistant_id)
     updated = await store.update(
         services.pool,
         assistant_id,
@@ -305,6 +328,7 @@ async def delete(services: Services, assistant_id: str) -> None:
     config (in their kwargs) and finish; the official server interrupts them instead.
     """
     await _authorized(services, assistant_id, "delete")
+    _forget(services, assistant_id)
     if not await store.delete(services.pool, assistant_id):
         raise errors.AssistantNotFoundError(f"Assistant with ID {assistant_id} not found")
 
@@ -329,6 +353,7 @@ async def list_versions(
 async def set_latest(services: Services, assistant_id: str, version: int) -> Assistant:
     """Make a stored version current again (its fields become the assistant's)."""
     await _authorized(services, assistant_id, "update", {"assistant_id": assistant_id, "version": version})
+    _forget(services, assistant_id)
     updated = await store.set_latest(services.pool, assistant_id, version)
     if updated is not None:
         return updated

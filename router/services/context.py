@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -11,6 +12,7 @@ from redis.asyncio import Redis
 from contracts.app_config import WebhooksConfig
 from contracts.queue import Keys
 from router.dispatch.client import FunctionClients
+from router.models import Assistant
 from router.queue.broker import Broker
 from router.settings import RouterSettings
 from router.store.pool import Pool
@@ -36,6 +38,38 @@ class DispatchHere(Protocol):
         ...
 
 
+ASSISTANT_CACHE_SIZE = 1024
+
+
+class AssistantCache:
+    """The assistants this replica resolved for new runs, by (deployment, assistant id), least
+    recently used dropped first. An entry may be stale: run creation hands Postgres the entry's
+    version and updated_at, and the statement refuses the run if the assistant changed since
+    (`stale_assistant`, migration 0007); the creator then reads it again (router.services.runs)."""
+
+    def __init__(self, size: int = ASSISTANT_CACHE_SIZE) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, str], Assistant] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: tuple[str, str]) -> Assistant | None:
+        found = self._items.get(key)
+        if found is not None:
+            self._items.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[str, str], assistant: Assistant) -> None:
+        self._items[key] = assistant
+        self._items.move_to_end(key)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self._items.pop(key, None)
+
+
 @dataclass
 class Services:
     settings: RouterSettings
@@ -55,6 +89,8 @@ class Services:
     """Wake this replica's cron scheduler (a cron was created or changed)."""
     kick_webhooks: Callable[[], None] = field(default=lambda: None)
     """Wake this replica's webhook deliverer (an outbox row was committed)."""
+    assistants: AssistantCache = field(default_factory=AssistantCache)
+    """Assistants resolved for new runs (router.services.assistants.resolve)."""
 
     @property
     def graph_ids(self) -> list[str]:

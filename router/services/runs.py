@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from contracts import ids
@@ -121,6 +122,7 @@ async def _insert(
     stateless: bool,
     claimed_by: str | None,
     thread_filters: access.Filters | None = None,
+    assistant_stamp: tuple[int, datetime] | None = None,
 ) -> tuple[runs_store.Record, list[str]]:
     """Lock (or create) the thread, apply the multitask strategy and insert the run (claimed by
     `claimed_by` when nothing else of the thread is unfinished), in one statement. Returns the run
@@ -154,12 +156,19 @@ async def _insert(
         thread_metadata=thread_meta,
         claimed_by=claimed_by,
         lease_seconds=services.settings.lease_seconds,
+        assistant_stamp=assistant_stamp,
     )
+    if row["result"] == "stale_assistant":
+        raise StaleAssistantError()
     if row["result"] == "not_found":
         raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND)
     if row["result"] == "busy":
         raise errors.ThreadBusyError()
     return row, [str(i) for i in row["inflight"]]
+
+
+class StaleAssistantError(Exception):
+    """The assistant changed after this replica cached it; nothing was written."""
 
 
 async def create(
@@ -173,17 +182,41 @@ async def create(
     """Create a run on `thread_id` (None: a stateless run on a new temporary thread).
 
     `subscribed` (the caller's subscription to the run's channel) is awaited before the run commits,
-    so it overlaps the creation's round trips and still precedes any frame of the run."""
+    so it overlaps the creation's round trips and still precedes any frame of the run.
+
+    The assistant comes from this replica's cache, checked by the creating statement; if it changed
+    since, it is read again and the creation starts over (with the copy just read, unchecked, as
+    before there was a cache: the read and the insert were never one transaction)."""
     stateless = thread_id is None
     if stateless and body.command is not None and body.command.resume is not None:
         raise errors.InvalidRequestError("You must provide a thread_id when resuming.")
     if body.webhook is not None:
         webhooks_service.check_url(services, body.webhook)
+    run_id = run_id or str(ids.uuid7())
     try:
-        assistant = await assistants_service.resolve(services, body.assistant_id)
+        return await _create(
+            services, body, thread_id=thread_id, run_id=run_id, subscribed=subscribed, cached=True
+        )
+    except StaleAssistantError:
+        return await _create(
+            services, body, thread_id=thread_id, run_id=run_id, subscribed=subscribed, cached=False
+        )
+
+
+async def _create(
+    services: Services,
+    body: RunCreate,
+    *,
+    thread_id: str | None,
+    run_id: str,
+    subscribed: Awaitable[Any] | None,
+    cached: bool,
+) -> CreatedRun:
+    stateless = thread_id is None
+    try:
+        assistant = await assistants_service.resolve(services, body.assistant_id, cached=cached)
     except errors.AssistantNotFoundError as exc:
         raise errors.NotFoundError(THREAD_OR_ASSISTANT_NOT_FOUND) from exc
-    run_id = run_id or str(ids.uuid7())
     strategy = body.multitask_strategy if isinstance(body, RunCreateStateful) else "enqueue"
     if_not_exists = body.if_not_exists if isinstance(body, RunCreateStateful) else "create"
     on_completion = body.on_completion or ("delete" if stateless else "keep")
@@ -218,6 +251,7 @@ async def create(
             stateless=stateless,
             claimed_by=here.owner if reserved and here is not None else None,
             thread_filters=thread_filters,
+            assistant_stamp=assistants_service.cache_stamp(assistant) if cached else None,
         )
     except BaseException:
         if reserved and here is not None:

@@ -55,14 +55,18 @@ async def create(
     thread_metadata: dict[str, Any],
     claimed_by: str | None = None,
     lease_seconds: float = 0.0,
+    assistant_stamp: tuple[int, datetime] | None = None,
 ) -> Record:
-    """Create a run in one statement (`langopen_create_run`, migration 0006): lock the thread (or
+    """Create a run in one statement (`langopen_create_run`, migrations 0006 and 0007): with
+    `assistant_stamp` (version, updated_at), check that the assistant is still exactly that; lock the thread (or
     create it with the `create_thread` metadata), check custom auth's `filters`, apply the multitask
     strategy, insert the run. Its metadata is `metadata_head` | the thread's metadata |
     `metadata_tail`, also merged into `kwargs.config.metadata` before `config_metadata_tail`. The
     run is inserted pending, or, when no other run of the thread is pending or running, already
     running as attempt 1 of dispatcher `claimed_by`. The row's `result` is `created` (with the run's
-    columns and `inflight`, the unfinished runs the strategy flagged), `busy` or `not_found`."""
+    columns and `inflight`, the unfinished runs the strategy flagged), `busy`, `not_found` or
+    `stale_assistant` (nothing written by the last three)."""
+    version, updated_at = assistant_stamp or (None, None)
     row = await conn.fetchrow(
         q("run_create"),
         run_id,
@@ -82,6 +86,8 @@ async def create(
         thread_metadata,
         claimed_by,
         lease_seconds,
+        version,
+        updated_at,
     )
     assert row is not None
     return row

@@ -1,5 +1,5 @@
-"""router.store.runs' two one-statement writes (`langopen_create_run`, `langopen_finish_run`, migration
-0006) against a freshly migrated Postgres: what each result writes, and that a refusal writes nothing."""
+"""router.store.runs' two one-statement writes (`langopen_create_run`, `langopen_finish_run`, migrations
+0006 and 0007) against a freshly migrated Postgres: what each result writes, and that a refusal writes nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from contracts.ids import uuid7
+from contracts.runtime import DEFAULT_DEPLOYMENT_ID
+from router.store import assistants as assistants_store
 from router.store import runs as store
 from router.store.pool import Pool, open_pool
 
@@ -177,3 +179,87 @@ async def test_finish_without_the_thread_writes_nothing(pool: Pool) -> None:
     assert finished is not None
     assert finished["thread_found"] is False
     assert await pool.fetchval("SELECT status FROM runs WHERE run_id = $1", row["run_id"]) == "running"
+
+
+async def _stamp(pool: Pool, assistant_id: str) -> tuple[int, Any]:
+    row = await pool.fetchrow(
+        "SELECT version, updated_at FROM assistants WHERE assistant_id = $1", assistant_id
+    )
+    assert row is not None
+    return row["version"], row["updated_at"]
+
+
+async def test_a_cached_assistant_is_checked_and_a_changed_one_writes_nothing(pool: Pool) -> None:
+    """Migration 0007: the run is created only while the assistant is exactly the copy the router
+    cached (version and updated_at); after an update, a set_latest or a delete it is refused."""
+    assistant_id = str(uuid.uuid4())
+    made = await assistants_store.insert(
+        pool,
+        assistant_id=assistant_id,
+        graph_id="agent",
+        config={},
+        context={},
+        metadata={},
+        name="a",
+        description=None,
+    )
+    assert made is not None
+    first = await _stamp(pool, assistant_id)
+    thread_id = str(uuid7())
+    row = await _create(pool, thread_id, assistant_id=assistant_id, assistant_stamp=first)
+    assert row["result"] == "created"
+
+    await assistants_store.update(
+        pool,
+        assistant_id,
+        graph_id=None,
+        config={"tags": ["v2"]},
+        context=None,
+        metadata=None,
+        name=None,
+        description=None,
+    )
+    second = await _stamp(pool, assistant_id)
+    assert second[0] == 2
+    fresh = str(uuid7())
+    for stale in (first, (second[0], first[1]), (first[0], second[1])):
+        refused = await _create(pool, fresh, assistant_id=assistant_id, assistant_stamp=stale)
+        assert refused["result"] == "stale_assistant"
+        assert await _counts(pool, fresh) == (0, 0)  # checked before the thread is created
+    # the wrong graph for the cached copy is refused too
+    other_graph = await _create(
+        pool, fresh, assistant_id=assistant_id, graph_id="other", assistant_stamp=second
+    )
+    assert other_graph["result"] == "stale_assistant"
+    assert (await _create(pool, fresh, assistant_id=assistant_id, assistant_stamp=second))[
+        "result"
+    ] == "created"
+
+    assert await assistants_store.set_latest(pool, assistant_id, 1) is not None  # same version 1 as `first`
+    third = await _stamp(pool, assistant_id)
+    assert third[0] == first[0]
+    assert third[1] != first[1]
+    stale_again = await _create(pool, str(uuid7()), assistant_id=assistant_id, assistant_stamp=first)
+    assert stale_again["result"] == "stale_assistant"
+
+    assert await assistants_store.delete(pool, assistant_id)
+    gone = await _create(pool, str(uuid7()), assistant_id=assistant_id, assistant_stamp=third)
+    assert gone["result"] == "stale_assistant"
+
+
+async def test_the_function_of_migration_0006_still_creates_runs_unchecked(pool: Pool) -> None:
+    """Replicas on the code before migration 0007 call the 17-parameter function during an upgrade."""
+    thread_id, run_id = str(uuid7()), str(uuid7())
+    row = await pool.fetchrow(
+        "SELECT f.result FROM langopen_create_run($1, $2, $3, $4, 'agent', $5, NULL, 'enqueue', '{}', '{}',"
+        " $6, '{}', 0, 'keep', $5, NULL, 30) AS f",
+        run_id,
+        thread_id,
+        DEFAULT_DEPLOYMENT_ID,
+        ASSISTANT_ID,
+        THREAD_META,
+        {"config": {}},
+    )
+    assert row is not None
+    assert row["result"] == "created"
+    assert await _counts(pool, thread_id) == (1, 1)

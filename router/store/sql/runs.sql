@@ -1,10 +1,11 @@
 -- Runs: creation under the thread's row lock, the dispatcher's claim, leases, outcomes, cancel.
 
 -- name: run_create
--- langopen_create_run (migration 0006): lock or create the thread, apply the multitask strategy,
+-- langopen_create_run (migrations 0006, 0007): check the assistant read from the cache, lock or
+-- create the thread, apply the multitask strategy,
 -- insert the run; one row whose `result` is `created`, `busy` or `not_found`.
 SELECT f.result, f.inflight, (f.run).*
-FROM langopen_create_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) AS f
+FROM langopen_create_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) AS f
 
 -- name: run_get
 SELECT * FROM runs WHERE run_id = $1 AND thread_id = $2 AND deployment_id = $3
