@@ -67,21 +67,25 @@ async def create_subscribed(
 ) -> tuple[runs_service.CreatedRun, AbstractAsyncContextManager[Subscription], Subscription]:
     """Subscribe to a new run's channel while creating the run; the run commits only once the
     subscription is confirmed, so no frame can be missed. The caller closes the subscription
-    (`relay.streaming` does, for a response body). `local`: see Broker.deliver_local."""
+    (`relay.streaming` does, for a response body). `local`: the caller only waits for the done frame
+    (see Broker.deliver_local), so a run this replica dispatches itself need not wait for Redis to
+    confirm the subscription (runs_service.create's `done_only`)."""
     run_id = run_id or str(ids.uuid7())
     subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id), local=local)
     entered = asyncio.ensure_future(subscription.__aenter__())
     try:
         created = await runs_service.create(
-            services, body, thread_id=thread_id, run_id=run_id, subscribed=entered
+            services, body, thread_id=thread_id, run_id=run_id, subscribed=entered, done_only=local
         )
+        # A local waiter's run may have started before the subscription was confirmed (done_only).
+        sub = await asyncio.wait_for(asyncio.shield(entered), runs_service.SUBSCRIBE_TIMEOUT_SECONDS)
     except BaseException:
         entered.cancel()
         await asyncio.wait({entered})
         if not entered.cancelled() and entered.exception() is None:
             await subscription.__aexit__(None, None, None)
         raise
-    return created, subscription, entered.result()
+    return created, subscription, sub
 
 
 def _disconnect_action(services: Services, created: runs_service.CreatedRun, request: Request) -> Any:

@@ -178,11 +178,18 @@ async def create(
     thread_id: str | None,
     run_id: str | None = None,
     subscribed: Awaitable[Any] | None = None,
+    done_only: bool = False,
 ) -> CreatedRun:
     """Create a run on `thread_id` (None: a stateless run on a new temporary thread).
 
     `subscribed` (the caller's subscription to the run's channel) is awaited before the run commits,
-    so it overlaps the creation's round trips and still precedes any frame of the run.
+    so it overlaps the creation's round trips and still precedes any frame of the run. `done_only`:
+    the caller needs only the run's done frame and is a local subscriber (Broker.deliver_local); when
+    this replica's dispatcher reserved a slot for the run, its done frame will be delivered in this
+    process, so the subscription is not awaited (the caller awaits it after the run started). If the
+    thread turns out to be busy the run waits in the queue; another replica then publishes its done
+    frame through Redis, an attempt or more later, long after the subscription is confirmed (and a
+    waiter also checks the run's status at every keep-alive).
 
     The assistant comes from this replica's cache, checked by the creating statement; if it changed
     since, it is read again and the creation starts over (with the copy just read, unchecked, as
@@ -195,11 +202,23 @@ async def create(
     run_id = run_id or str(ids.uuid7())
     try:
         return await _create(
-            services, body, thread_id=thread_id, run_id=run_id, subscribed=subscribed, cached=True
+            services,
+            body,
+            thread_id=thread_id,
+            run_id=run_id,
+            subscribed=subscribed,
+            cached=True,
+            done_only=done_only,
         )
     except StaleAssistantError:
         return await _create(
-            services, body, thread_id=thread_id, run_id=run_id, subscribed=subscribed, cached=False
+            services,
+            body,
+            thread_id=thread_id,
+            run_id=run_id,
+            subscribed=subscribed,
+            cached=False,
+            done_only=done_only,
         )
 
 
@@ -211,6 +230,7 @@ async def _create(
     run_id: str,
     subscribed: Awaitable[Any] | None,
     cached: bool,
+    done_only: bool,
 ) -> CreatedRun:
     stateless = thread_id is None
     try:
@@ -236,7 +256,8 @@ async def _create(
     here = services.dispatch_here
     reserved = here is not None and body.after_seconds == 0 and await here.reserve()
     try:
-        if subscribed is not None:  # confirmed before the run exists: no frame can be missed
+        if subscribed is not None and not (reserved and done_only):
+            # confirmed before the run exists: no frame can be missed
             await asyncio.wait_for(subscribed, SUBSCRIBE_TIMEOUT_SECONDS)
         row, inflight = await _insert(
             services,
