@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from contracts import app_config
+from contracts import app_config, gc_policy
 from contracts.queue import Keys
 from router import errors as errors_mod
 from router.api import a2a as a2a_api
@@ -144,7 +144,9 @@ def create_app(
             await scheduler.start()
             await deliverer.start()
             try:
-                yield
+                # Everything is imported and open: the collector stops walking it (contracts.gc_policy).
+                with gc_policy.serving():
+                    yield
             finally:
                 await deliverer.stop()
                 await webhook_client.aclose()
