@@ -14,8 +14,10 @@ langgraph.json, its embedding function loaded here) → the loop's CheckpointExe
 (docs/decisions/0003) → [LangGraph migrations, only with `migrate`; the store's vector tables whenever
 `store.index` is set, docs/decisions/0005] → Postgres pool (checkpointer + store, TTL sweeper) → Redis
 client → control listener → the user's `http.app` lifespan (functions/http_app.py; requests the router
-forwards with its marker header go to that app). Custom auth (`auth.path`, functions/auth.py) is
-imported with the http app, before anything opens; without it the two auth requests are FAILED 400.
+forwards with its marker header go to that app) → the garbage collector's serving settings
+(contracts/gc_policy.py: startup objects frozen, fewer young collections). Custom auth (`auth.path`,
+functions/auth.py) is imported with the http app, before anything opens; without it the two auth
+requests are FAILED 400.
 Shutdown closes them in reverse.
 """
 
@@ -45,6 +47,7 @@ from starlette.routing import Route
 from starlette.types import Receive
 
 from contracts import auth as auth_contract
+from contracts import gc_policy
 from contracts import http_app as http_contract
 from contracts import runtime as rt
 from contracts.app_config import AppSummary, load_app_config, summary
@@ -313,7 +316,9 @@ def create_app(settings: FunctionSettings) -> Starlette:
                         app=summary(app_config),
                     )
                     logger.info("function runtime ready: graphs %s", ", ".join(graphs.graph_ids))
-                    yield
+                    # Everything is imported and open: the collector stops walking it (gc_policy).
+                    with gc_policy.serving():
+                        yield
             finally:
                 app.state.services = None
                 await control.aclose()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -18,14 +20,18 @@ from typing import Any, Literal, TypeVar, cast
 
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import BasePostgresSaver
+from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.store.base import TTLConfig
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from langgraph.store.postgres.base import PostgresIndexConfig
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, AsyncCursor, sql
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from contracts.runtime import DEFAULT_DEPLOYMENT_ID
+
+logger = logging.getLogger(__name__)
 
 SETUP_LOCK_KEY = 0x4C4F_4350  # "LOCP": serialises LangGraph table setup across processes
 POOL_TIMEOUT_SECONDS = 10.0
@@ -39,8 +45,9 @@ class Persistence:
     """For writes a client is told about when they commit (state updates) and for reads."""
     store: AsyncPostgresStore
     run_pool: AsyncConnectionPool[AsyncConnection[DictRow]]
-    run_checkpointer: AsyncPostgresSaver
-    """For the checkpoints runs write: commits without waiting for the WAL flush (see RUN_OPTIONS)."""
+    run_checkpointer: LendingSaver
+    """For the checkpoints runs write: commits without waiting for the WAL flush (see RUN_OPTIONS),
+    and keeps the connections it just used at hand between statements (LendingSaver)."""
 
 
 RUN_OPTIONS = "-c synchronous_commit=off"
@@ -111,7 +118,7 @@ async def open_persistence(
     run_pool = await _open_pool(dsn, max_size=max_size, options=RUN_OPTIONS)
     checkpointer = AsyncPostgresSaver(pool)
     checkpointer.lock = PooledLock()
-    run_checkpointer = AsyncPostgresSaver(run_pool)
+    run_checkpointer = LendingSaver(run_pool)
     run_checkpointer.lock = PooledLock()
     store = AsyncPostgresStore(pool, index=index, ttl=ttl)
     try:
@@ -127,6 +134,7 @@ async def open_persistence(
         )
     finally:
         await store.stop_ttl_sweeper(timeout=POOL_TIMEOUT_SECONDS)
+        await run_checkpointer.release_idle()
         await run_pool.close()
         await pool.close()
 
@@ -160,6 +168,117 @@ class PooledLock(asyncio.Lock):
 
     def release(self) -> None:
         pass
+
+
+REQUESTS_WAITING = "requests_waiting"  # AsyncConnectionPool.get_stats(): clients queued for a connection
+LEND_SECONDS = 30.0
+"""Longest a LendingSaver keeps a connection out of its pool before handing it back."""
+
+
+class LendingSaver(AsyncPostgresSaver):
+    """LangGraph's pooled Postgres saver, keeping the connections it just used for its next statements.
+
+    The saver checks a connection out of its pool for every statement (a 2-node run makes eight:
+    one read, four checkpoints, three write batches), and each `AsyncConnectionPool.connection()`
+    adds two context managers, the pool's lock twice, its statistics, a commit of the (autocommit,
+    idle) connection and its return checks; under load the pool also hands connections to queued
+    requests through its waiting list, a loop turn each, and rotates through all its connections.
+    Measured with `bench/function_cpu.py --concurrency 16` (8 ABBA-alternated pairs of 1000 runs on
+    a busy 2-core machine): CPU per run lower in all 8 pairs, median 4.9 ms against 6.2 ms, and
+    pool checkouts from 8 to about 0.5 per run.
+
+    So a connection this saver used goes onto a short stack of idle ones instead of back to the
+    pool, and the next statement of any run takes the most recent from there; only when the stack
+    is empty does it check one out of the pool. The statements, the order of a run's statements
+    and how each is sent (pipeline or not) are LangGraph's own; only the lending changes.
+
+    What keeps it equivalent to checking out per statement:
+
+    * A connection is held only for one statement (or one pipeline) at a time, as before; the idle
+      stack holds connections nobody is using, any run's next statement takes them. The pool's
+      `max_size` still bounds them all (they count as checked out).
+    * A connection goes back to the pool instead, where the pool's own checks apply, when the
+      statement failed or was cancelled (after a rollback, as `connection()` does), when it is not
+      idle (transaction open, broken, closed), when somebody is queued for a connection of the pool
+      (who would otherwise wait for one lying on the stack), or when it has been
+      out of the pool for `LEND_SECONDS` (so the pool's `max_lifetime`, `drain()` and reconnection
+      still reach every connection within that delay; each release also sends the longest idle
+      one home once it is that old).
+    * `release_idle()` runs before the pool closes (`open_persistence`), so the pool closes every
+      connection; statements still running then hand theirs back to the pool after use.
+
+    The saver's statements run in autocommit mode, so a connection left idle between statements
+    carries no transaction or session state from one run to another beyond what the pool's own
+    reuse already carries (prepared statements, the connection's options).
+    """
+
+    def __init__(
+        self, pool: AsyncConnectionPool[AsyncConnection[DictRow]], *, serde: SerializerProtocol | None = None
+    ) -> None:
+        super().__init__(pool, serde=serde)
+        self._pool = pool
+        self._idle: list[tuple[float, AsyncConnection[DictRow]]] = []
+        """(checked out at, connection), most recently used last."""
+        self._releasing = False
+
+    @property
+    def idle_connections(self) -> int:
+        """Connections on the idle stack (checked out of the pool, used by nobody)."""
+        return len(self._idle)
+
+    @asynccontextmanager
+    async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
+        # AsyncPostgresSaver._cursor for a pool (no `pipe`), with _lend/_return around the statement.
+        async with self.lock:
+            since, conn = await self._lend()
+            try:
+                if not pipeline:
+                    async with conn.cursor(binary=True, row_factory=dict_row) as cur:
+                        yield cur
+                elif self.supports_pipeline:
+                    async with conn.pipeline(), conn.cursor(binary=True, row_factory=dict_row) as cur:
+                        yield cur
+                else:
+                    async with conn.transaction(), conn.cursor(binary=True, row_factory=dict_row) as cur:
+                        yield cur
+            except BaseException:
+                await self._give_up(conn)
+                raise
+            await self._return(since, conn)
+
+    async def _lend(self) -> tuple[float, AsyncConnection[DictRow]]:
+        if self._idle:
+            return self._idle.pop()
+        return time.monotonic(), await self._pool.getconn()
+
+    async def _return(self, since: float, conn: AsyncConnection[DictRow]) -> None:
+        now = time.monotonic()
+        if (
+            self._releasing
+            or now - since > LEND_SECONDS
+            or conn.pgconn.transaction_status != TransactionStatus.IDLE
+            or self._pool.get_stats().get(REQUESTS_WAITING)
+        ):
+            await self._pool.putconn(conn)
+        else:
+            self._idle.append((since, conn))
+        if self._idle and now - self._idle[0][0] > LEND_SECONDS:
+            await self._pool.putconn(self._idle.pop(0)[1])
+
+    async def _give_up(self, conn: AsyncConnection[DictRow]) -> None:
+        # What leaving `AsyncConnectionPool.connection()` with an exception does.
+        if not conn.closed:
+            try:
+                await conn.rollback()
+            except Exception as exc:
+                logger.warning("error ignored in rollback on %s: %s", conn, exc)
+        await self._pool.putconn(conn)
+
+    async def release_idle(self) -> None:
+        """Hand every idle connection back to the pool; from now on each goes back after use."""
+        self._releasing = True
+        while self._idle:
+            await self._pool.putconn(self._idle.pop()[1])
 
 
 _INLINE_SERIALIZERS = frozenset(

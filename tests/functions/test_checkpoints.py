@@ -5,18 +5,28 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import hashlib
+import inspect
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import psycopg
 import pytest
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import BasePostgresSaver
 
 from contracts.ids import uuid7
 from contracts.runtime import DEFAULT_DEPLOYMENT_ID
 from functions import checkpoints
-from functions.checkpoints import CheckpointExecutor, PooledLock, install_executor, open_persistence
+from functions.checkpoints import (
+    CheckpointExecutor,
+    LendingSaver,
+    PooledLock,
+    install_executor,
+    open_persistence,
+)
 from functions.execute import Executor
 from tests.functions.conftest import MakeRequest
 
@@ -167,3 +177,72 @@ async def test_setup_moves_items_from_before_tenancy_under_the_default_deploymen
             }
     finally:
         await conn.close()
+
+
+async def test_run_checkpointer_lends_its_connections_between_statements(pg_dsn: str) -> None:
+    """Without LendingSaver every statement checks a connection out of the pool (requests_num)."""
+    async with open_persistence(pg_dsn, max_size=2) as db:
+        saver = db.run_checkpointer
+        assert isinstance(saver, LendingSaver)
+        config: Any = {"configurable": {"thread_id": str(uuid7()), "checkpoint_ns": ""}}
+        await saver.aget_tuple(config)  # the first statement checks one out ...
+        requests = db.run_pool.get_stats()["requests_num"]
+        for _ in range(5):  # ... and every later one reuses it
+            assert await saver.aget_tuple(config) is None
+        assert db.run_pool.get_stats()["requests_num"] == requests
+        assert saver.idle_connections == 1
+        await saver.release_idle()
+        assert saver.idle_connections == 0
+        assert db.run_pool.get_stats()["pool_available"] >= 1
+
+
+async def test_lent_connection_goes_back_to_the_pool_after_a_failed_statement(pg_dsn: str) -> None:
+    async with open_persistence(pg_dsn, max_size=2) as db:
+        saver = db.run_checkpointer
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            async with saver._cursor(pipeline=True) as cur:
+                await cur.execute("SELECT * FROM no_such_table")
+        assert saver.idle_connections == 0
+        assert db.run_pool.get_stats()["pool_available"] >= 1
+        async with saver._cursor() as cur:  # the pool's connection works: rolled back, not broken
+            await cur.execute("SELECT 1 AS one")
+            assert await cur.fetchone() == {"one": 1}
+        assert saver.idle_connections == 1
+
+
+async def test_lent_connections_go_back_when_the_pool_has_waiters(pg_dsn: str) -> None:
+    async with open_persistence(pg_dsn, max_size=1) as db:
+        saver = db.run_checkpointer
+        async with saver._cursor() as cur:
+            await cur.execute("SELECT 1")
+            waiter = asyncio.create_task(db.run_pool.getconn())  # the pool's only connection is lent
+            await asyncio.sleep(0.05)
+            assert db.run_pool.get_stats()["requests_waiting"] == 1
+        conn = await asyncio.wait_for(waiter, 5)  # handed over instead of parked on the idle stack
+        assert saver.idle_connections == 0
+        await db.run_pool.putconn(conn)
+
+
+async def test_lent_connections_go_back_after_lend_seconds(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with open_persistence(pg_dsn, max_size=2) as db:
+        saver = db.run_checkpointer
+        async with saver._cursor() as cur:
+            await cur.execute("SELECT 1")
+        assert saver.idle_connections == 1
+        monkeypatch.setattr(checkpoints, "LEND_SECONDS", 0.0)
+        async with saver._cursor() as cur:  # out of the pool for longer than LEND_SECONDS now
+            await cur.execute("SELECT 1")
+        assert saver.idle_connections == 0
+
+
+CURSOR_SOURCE_SHA256 = "217e0ac4b09b8778932a99010dabf9f3add7b103e06c39b23606d52523a25bc3"
+"""AsyncPostgresSaver._cursor of langgraph-checkpoint-postgres 3.2.0, which LendingSaver._cursor mirrors."""
+
+
+def test_lending_saver_mirrors_the_savers_cursor_of_the_locked_version() -> None:
+    """LendingSaver overrides a private method: when an upgrade changes the original, this fails so
+    that the override is compared with it again (then record the new digest here)."""
+    source = inspect.getsource(AsyncPostgresSaver._cursor)
+    assert hashlib.sha256(source.encode()).hexdigest() == CURSOR_SOURCE_SHA256

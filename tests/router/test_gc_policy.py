@@ -31,15 +31,3 @@ async def test_the_router_serves_with_startup_objects_frozen(
         assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
-
-
-def test_serving_leaves_a_disabled_threshold_alone() -> None:
-    before = gc.get_threshold()
-    gc.set_threshold(0, *before[1:])
-    try:
-        with gc_policy.serving():
-            assert gc.get_threshold()[0] == 0
-            assert gc.get_freeze_count() > 0
-        assert gc.get_freeze_count() == 0
-    finally:
-        gc.set_threshold(*before)
