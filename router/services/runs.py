@@ -9,6 +9,7 @@ cancel signals for runs the strategy interrupts go out only once the run row exi
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Awaitable
@@ -200,26 +201,19 @@ async def create(
     if body.webhook is not None:
         webhooks_service.check_url(services, body.webhook)
     run_id = run_id or str(ids.uuid7())
+    attempt = functools.partial(
+        _create,
+        services,
+        body,
+        thread_id=thread_id,
+        run_id=run_id,
+        subscribed=subscribed,
+        done_only=done_only,
+    )
     try:
-        return await _create(
-            services,
-            body,
-            thread_id=thread_id,
-            run_id=run_id,
-            subscribed=subscribed,
-            cached=True,
-            done_only=done_only,
-        )
+        return await attempt(cached=True)
     except StaleAssistantError:
-        return await _create(
-            services,
-            body,
-            thread_id=thread_id,
-            run_id=run_id,
-            subscribed=subscribed,
-            cached=False,
-            done_only=done_only,
-        )
+        return await attempt(cached=False)
 
 
 async def _create(
