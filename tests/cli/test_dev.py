@@ -16,6 +16,7 @@ import pytest
 
 from cli import dev
 from cli import main as cli_main
+from tests.cli.conftest import tcp_sockets_of, unix_sockets_of
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 START_TIMEOUT_SECONDS = 90.0
@@ -144,14 +145,28 @@ def _is_running(pid: int) -> bool:
 
 @pytest.mark.e2e
 @pytest.mark.timeout(240)
-def test_dev_serves_the_example_on_embedded_services_and_stops_them_in_order(app_dir: Path) -> None:
-    data_dir = app_dir / "state"
-    server = DevProcess(app_dir, env=_clean_env(), data_dir=data_dir)
+def test_dev_serves_the_example_on_embedded_services_and_stops_them_in_order(
+    app_dir: Path, shared_dir: Path
+) -> None:
+    # A data folder too deep to hold a socket (107 bytes at most on Linux): the sockets live in the temp dir.
+    data_dir = app_dir / ("deep-" * 12) / "state"
+    temp_dir = shared_dir / "tmp"
+    temp_dir.mkdir(mode=0o755)
+    server = DevProcess(app_dir, env=_clean_env(TMPDIR=str(temp_dir)), data_dir=data_dir)
     try:
         server.wait_ready()
         assert httpx.get(f"{server.url}/ok", timeout=10).status_code == 200
-        postgres_pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
-        redis_pid = int((data_dir / "redis.pid").read_text().split()[0])
+        postmaster = (data_dir / "postgres" / "postmaster.pid").read_text().split("\n")
+        postgres_pid, postgres_sockets = int(postmaster[0]), Path(postmaster[4])
+        redis_pid_text, _, redis_socket = (data_dir / "redis.pid").read_text().strip().partition(" ")
+        redis_pid = int(redis_pid_text)
+        assert len(str(data_dir / "postgres" / ".s.PGSQL.5432")) > 107
+        assert postgres_sockets.parent == temp_dir
+        assert Path(redis_socket).parent.parent == temp_dir
+        assert set(unix_sockets_of(postgres_pid)) == {str(postgres_sockets / ".s.PGSQL.5432")}
+        assert set(unix_sockets_of(redis_pid)) == {redis_socket}
+        assert tcp_sockets_of(postgres_pid) == []
+        assert tcp_sockets_of(redis_pid) == []
         run = httpx.post(
             f"{server.url}/runs/wait",
             json={"assistant_id": "pipeline", "input": {"text": " end  to end "}},
@@ -166,6 +181,7 @@ def test_dev_serves_the_example_on_embedded_services_and_stops_them_in_order(app
     assert not _is_running(postgres_pid)
     assert not _is_running(redis_pid)
     assert not (data_dir / "postgres" / "postmaster.pid").exists()  # a clean PostgreSQL shutdown
+    assert list(temp_dir.iterdir()) == []  # the socket folders are gone
     order = ["function process", "embedded Redis stopped", "embedded PostgreSQL stopped"]
     positions = [output.rindex(marker) for marker in order]
     assert positions == sorted(positions), output

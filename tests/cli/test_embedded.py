@@ -6,13 +6,17 @@ import pwd
 import socket
 import stat
 import subprocess
+import tempfile
 from pathlib import Path
 
 import asyncpg
+import psycopg
 import pytest
 import redis
+import redis.asyncio
 
 from cli import embedded
+from tests.cli.conftest import tcp_sockets_of, unix_sockets_of
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the servers as another user")
 
@@ -46,28 +50,87 @@ def _started_pid(server: embedded.EmbeddedPostgres | embedded.EmbeddedRedis) -> 
     return server.pid
 
 
+def _socket_dir(server: embedded.EmbeddedPostgres | embedded.EmbeddedRedis) -> Path:
+    assert server.socket_path is not None
+    return server.socket_path.parent
+
+
+def _assert_private_socket_dir(folder: Path, user: embedded.ServiceUser | None) -> None:
+    info = folder.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o700
+    assert info.st_uid == (user.uid if user is not None else os.getuid())
+    assert folder.name.startswith("langopen-")
+
+
 def test_postgres_keeps_data_across_restarts(
-    shared_dir: Path, service_user: embedded.ServiceUser | None
+    shared_dir: Path, socket_parent: Path, service_user: embedded.ServiceUser | None
 ) -> None:
     data = shared_dir / "data"
     first = embedded.EmbeddedPostgres(data, user=service_user)
     dsn = first.start()
     pid = _started_pid(first)
+    first_socket_dir = _socket_dir(first)
     try:
         assert dsn.startswith("postgresql://postgres:")
-        assert "@127.0.0.1:" in dsn
+        assert dsn.endswith(f"@/postgres?host={first_socket_dir}&port=5432")
         _pg(dsn, "CREATE TABLE kept (v text)")
         _pg(dsn, "INSERT INTO kept VALUES ('hello')")
     finally:
         first.stop()
     assert not _alive(pid)
+    assert not first_socket_dir.exists()
 
     second = embedded.EmbeddedPostgres(data, user=service_user)
     dsn = second.start()
     try:
+        assert _socket_dir(second) != first_socket_dir  # a new folder at every start
         assert [r["v"] for r in _pg(dsn, "SELECT v FROM kept")] == ["hello"]
     finally:
         second.stop()
+    assert list(socket_parent.iterdir()) == []
+
+
+def test_postgres_listens_on_a_private_unix_socket_and_not_on_tcp(
+    shared_dir: Path, socket_parent: Path, service_user: embedded.ServiceUser | None
+) -> None:
+    server = embedded.EmbeddedPostgres(shared_dir / "data", user=service_user)
+    server.start()
+    try:
+        pid = _started_pid(server)
+        folder = _socket_dir(server)
+        assert folder.parent == socket_parent
+        _assert_private_socket_dir(folder, service_user)
+        assert set(unix_sockets_of(pid)) == {str(folder / ".s.PGSQL.5432")}
+        assert tcp_sockets_of(pid) == []
+    finally:
+        server.stop()
+
+
+def test_postgres_dsn_works_with_asyncpg_psycopg_and_psql(
+    shared_dir: Path, service_user: embedded.ServiceUser | None
+) -> None:
+    server = embedded.EmbeddedPostgres(shared_dir / "data", user=service_user)
+    dsn = server.start()
+    try:
+        # Over the socket, PostgreSQL reports no client address and port -1.
+        query = "SELECT client_port FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+        assert _pg(dsn, query)[0]["client_port"] == -1
+
+        async def with_async_psycopg() -> object:
+            async with await psycopg.AsyncConnection.connect(dsn) as conn:
+                row = await (await conn.execute(query)).fetchone()
+                return row[0] if row else None
+
+        assert asyncio.run(with_async_psycopg()) == -1
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("postgres",)
+        psql = embedded.postgres_home() / "bin" / "psql"
+        result = subprocess.run(
+            [str(psql), dsn, "-Atc", query], capture_output=True, text=True, check=False, timeout=30
+        )
+        assert (result.returncode, result.stdout.strip()) == (0, "-1"), result.stderr
+    finally:
+        server.stop()
 
 
 def test_postgres_requires_its_password(shared_dir: Path, service_user: embedded.ServiceUser | None) -> None:
@@ -78,6 +141,9 @@ def test_postgres_requires_its_password(shared_dir: Path, service_user: embedded
         assert stat.S_IMODE(server.password_path.stat().st_mode) == 0o600
         with pytest.raises(asyncpg.InvalidPasswordError):
             _pg(dsn.replace(password, "wrong"), "SELECT 1")
+        # `local` connections need the password as much as TCP ones did (initdb --auth=scram-sha-256).
+        with pytest.raises(psycopg.OperationalError, match="no password supplied"):
+            psycopg.connect(dsn.replace(f":{password}@", "@"), connect_timeout=10).close()
     finally:
         server.stop()
 
@@ -103,12 +169,14 @@ def test_postgres_stops_a_server_left_running_by_an_earlier_process(
     earlier = embedded.EmbeddedPostgres(shared_dir / "data", user=service_user)
     earlier.start()
     leftover = _started_pid(earlier)
+    leftover_socket_dir = _socket_dir(earlier)
     later = embedded.EmbeddedPostgres(shared_dir / "data", user=service_user)
     try:
         dsn = later.start()
         assert earlier._proc is not None
         assert earlier._proc.wait(5) == 0  # fast shutdown, not a kill
         assert later.pid != leftover
+        assert not leftover_socket_dir.exists()
         assert _pg(dsn, "SELECT 1 AS one")[0]["one"] == 1
     finally:
         later.stop()
@@ -142,18 +210,18 @@ def test_postgres_refuses_a_cluster_whose_password_file_is_gone(
 
 
 def test_redis_serves_with_a_password_and_restarts(
-    shared_dir: Path, service_user: embedded.ServiceUser | None
+    shared_dir: Path, socket_parent: Path, service_user: embedded.ServiceUser | None
 ) -> None:
     server = embedded.EmbeddedRedis(shared_dir / "data", user=service_user)
     url = server.start()
     pid = _started_pid(server)
+    first_socket_dir = _socket_dir(server)
     try:
         client = redis.Redis.from_url(url, socket_timeout=5)
         assert client.set("k", "v")
         assert client.get("k") == b"v"
         client.close()
-        host_port = url.rsplit("@", 1)[1].split("/")[0]
-        anonymous = redis.Redis.from_url(f"redis://{host_port}/0", socket_timeout=5)
+        anonymous = redis.Redis(unix_socket_path=str(server.socket_path), socket_timeout=5)
         with pytest.raises(redis.AuthenticationError):
             anonymous.get("k")
         anonymous.close()
@@ -161,6 +229,7 @@ def test_redis_serves_with_a_password_and_restarts(
         server.stop()
     assert not _alive(pid)
     assert not server.pid_path.exists()
+    assert not first_socket_dir.exists()
 
     url = server.start()
     try:
@@ -170,6 +239,113 @@ def test_redis_serves_with_a_password_and_restarts(
         client.close()
     finally:
         server.stop()
+    assert list(socket_parent.iterdir()) == []
+
+
+def test_redis_listens_on_a_private_unix_socket_and_not_on_tcp(
+    shared_dir: Path, socket_parent: Path, service_user: embedded.ServiceUser | None
+) -> None:
+    server = embedded.EmbeddedRedis(shared_dir / "data", user=service_user)
+    url = server.start()
+    try:
+        pid = _started_pid(server)
+        folder = _socket_dir(server)
+        assert folder.parent == socket_parent
+        assert url.startswith("unix://:")
+        assert url.endswith(f"@{folder}/redis.sock?db=0")
+        _assert_private_socket_dir(folder, service_user)
+        assert stat.S_IMODE((folder / "redis.sock").stat().st_mode) == 0o700
+        assert set(unix_sockets_of(pid)) == {str(folder / "redis.sock")}
+        assert tcp_sockets_of(pid) == []
+        assert server.pid_path.read_text() == f"{pid} {folder / 'redis.sock'}\n"
+    finally:
+        server.stop()
+
+
+def test_the_tcp_probe_sees_a_listener() -> None:
+    # The check the tests above rely on to show no TCP listener, shown to find one.
+    with socket.socket() as sock:
+        sock.bind((embedded.LOOPBACK, 0))
+        sock.listen()
+        port = int(sock.getsockname()[1])
+        assert f"0100007F:{port:04X}" in tcp_sockets_of(os.getpid())
+
+
+def test_redis_url_works_with_the_sync_and_asyncio_clients(
+    shared_dir: Path, service_user: embedded.ServiceUser | None
+) -> None:
+    server = embedded.EmbeddedRedis(shared_dir / "data", user=service_user)
+    url = server.start()
+    try:
+        # As the router and the function process build their clients; db 1 as a per-database URL would.
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5.0)
+        assert client.set("k", "sync")
+        client.close()
+        other_db = redis.Redis.from_url(url.replace("?db=0", "?db=1"), socket_timeout=5)
+        assert other_db.get("k") is None
+        other_db.close()
+
+        async def with_asyncio() -> bytes | str | None:
+            aclient = redis.asyncio.Redis.from_url(url, socket_timeout=None, socket_connect_timeout=5.0)
+            try:
+                return await aclient.get("k")
+            finally:
+                await aclient.aclose()
+
+        assert asyncio.run(with_asyncio()) == b"sync"
+    finally:
+        server.stop()
+
+
+def test_servers_in_a_data_folder_too_deep_for_a_socket_path_start(
+    shared_dir: Path, service_user: embedded.ServiceUser | None
+) -> None:
+    data = shared_dir / ("deep-" * 12) / ("folder-" * 10) / ".langopen"
+    assert len(str(data / "postgres" / ".s.PGSQL.5432")) > 107
+    postgres = embedded.EmbeddedPostgres(data, user=service_user)
+    redis_server = embedded.EmbeddedRedis(data, user=service_user)
+    try:
+        assert _pg(postgres.start(), "SELECT 1 AS one")[0]["one"] == 1
+        client = redis.Redis.from_url(redis_server.start(), socket_timeout=5)
+        assert client.ping()
+        client.close()
+    finally:
+        redis_server.stop()
+        postgres.stop()
+
+
+def test_a_temp_dir_too_deep_for_a_socket_path_gives_way_to_tmp(
+    shared_dir: Path, monkeypatch: pytest.MonkeyPatch, service_user: embedded.ServiceUser | None
+) -> None:
+    deep = shared_dir / ("t" * 100)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    folder = embedded.make_socket_dir("redis", "redis.sock", service_user)
+    try:
+        assert folder.parent == Path("/tmp")
+        _assert_private_socket_dir(folder, service_user)
+    finally:
+        embedded.remove_socket_dir(folder)
+    assert not folder.exists()
+    monkeypatch.setattr(tempfile, "tempdir", str(shared_dir))
+    folder = embedded.make_socket_dir("redis", "redis.sock", service_user)
+    assert folder.parent == shared_dir
+    embedded.remove_socket_dir(folder)
+
+
+def test_only_socket_folders_are_removed(shared_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    others = [shared_dir / "langopen-data", shared_dir / "langopen-pg-too-long-a-name", shared_dir / "tmp"]
+    for other in others:
+        other.mkdir()
+        embedded.remove_socket_dir(other)
+    monkeypatch.chdir(shared_dir)
+    (shared_dir / "langopen-pg-relative").mkdir()
+    embedded.remove_socket_dir(Path("langopen-pg-relative"))
+    assert all(folder.exists() for folder in [*others, shared_dir / "langopen-pg-relative"])
+    (shared_dir / "langopen-redis-abcd_123").mkdir()
+    embedded.remove_socket_dir(shared_dir / "langopen-redis-abcd_123")
+    assert not (shared_dir / "langopen-redis-abcd_123").exists()
+    embedded.remove_socket_dir(shared_dir / "langopen-redis-abcd_123")  # already gone: nothing to do
 
 
 def test_redis_stops_a_server_left_running_by_an_earlier_process(
@@ -177,14 +353,45 @@ def test_redis_stops_a_server_left_running_by_an_earlier_process(
 ) -> None:
     earlier = embedded.EmbeddedRedis(shared_dir / "data", user=service_user)
     earlier.start()
+    leftover_socket_dir = _socket_dir(earlier)
     later = embedded.EmbeddedRedis(shared_dir / "data", user=service_user)
     try:
         later.start()
         assert earlier._proc is not None
         assert earlier._proc.wait(5) == 0
+        assert not leftover_socket_dir.exists()
     finally:
         later.stop()
         earlier.stop()
+
+
+def test_socket_folders_of_servers_that_died_with_langopen_are_removed(
+    shared_dir: Path, socket_parent: Path, service_user: embedded.ServiceUser | None
+) -> None:
+    # Killed together with a `langopen dev`: no server to stop, only the socket folders and pid files.
+    data = shared_dir / "data"
+    postgres = embedded.EmbeddedPostgres(data, user=service_user)
+    redis_server = embedded.EmbeddedRedis(data, user=service_user)
+    postgres.start()
+    redis_server.start()
+    pg_folder, redis_folder = _socket_dir(postgres), _socket_dir(redis_server)
+    for proc in (postgres._proc, redis_server._proc):
+        assert proc is not None
+        proc.kill()
+        proc.wait(5)
+    assert pg_folder.exists()
+    assert redis_folder.exists()
+    postgres = embedded.EmbeddedPostgres(data, user=service_user)
+    redis_server = embedded.EmbeddedRedis(data, user=service_user)
+    try:
+        postgres.start()
+        redis_server.start()
+        assert not pg_folder.exists()
+        assert not redis_folder.exists()
+        assert sorted(socket_parent.iterdir()) == sorted([_socket_dir(postgres), _socket_dir(redis_server)])
+    finally:
+        redis_server.stop()
+        postgres.stop()
 
 
 def test_data_folder_is_locked_to_one_process(shared_dir: Path) -> None:
@@ -249,7 +456,7 @@ def test_urls_are_refused_while_not_running(
 
 
 def test_postgres_start_failure_reports_the_server_log(
-    shared_dir: Path, service_user: embedded.ServiceUser | None
+    shared_dir: Path, socket_parent: Path, service_user: embedded.ServiceUser | None
 ) -> None:
     server = embedded.EmbeddedPostgres(shared_dir / "data", user=service_user)
     server.start()
@@ -260,31 +467,11 @@ def test_postgres_start_failure_reports_the_server_log(
         embedded.EmbeddedServiceError, match=r"(?s)PostgreSQL exited with code 1:.*max_connections"
     ):
         server.start()
-
-
-def test_a_port_lost_to_another_process_is_retried(
-    shared_dir: Path, service_user: embedded.ServiceUser | None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with socket.socket() as taken:
-        taken.bind((embedded.LOOPBACK, 0))
-        taken.listen()
-        busy = int(taken.getsockname()[1])
-        ports = iter([busy, busy])
-        real_free_port = embedded.free_port
-        monkeypatch.setattr(embedded, "free_port", lambda: next(ports, None) or real_free_port())
-        postgres = embedded.EmbeddedPostgres(shared_dir / "data", user=service_user)
-        redis_server = embedded.EmbeddedRedis(shared_dir / "data", user=service_user)
-        try:
-            assert f":{busy}/" not in postgres.start()
-            ports = iter([busy])
-            assert f":{busy}/" not in redis_server.start()
-        finally:
-            redis_server.stop()
-            postgres.stop()
+    assert list(socket_parent.iterdir()) == []
 
 
 def test_postgres_not_ready_in_time_is_stopped(
-    shared_dir: Path, service_user: embedded.ServiceUser | None
+    shared_dir: Path, socket_parent: Path, service_user: embedded.ServiceUser | None
 ) -> None:
     first = embedded.EmbeddedPostgres(shared_dir / "data", user=service_user)
     first.start()  # create the cluster, so that only the start itself is timed
@@ -293,20 +480,18 @@ def test_postgres_not_ready_in_time_is_stopped(
     with pytest.raises(embedded.EmbeddedServiceError, match="PostgreSQL not ready after 0 s"):
         hasty.start()
     assert not (shared_dir / "data" / "postgres" / "postmaster.pid").exists()
+    assert list(socket_parent.iterdir()) == []
 
 
-def test_redis_gives_up_after_losing_the_port_race_every_time(
-    shared_dir: Path, service_user: embedded.ServiceUser | None, monkeypatch: pytest.MonkeyPatch
+def test_redis_not_ready_in_time_is_stopped(
+    shared_dir: Path, socket_parent: Path, service_user: embedded.ServiceUser | None
 ) -> None:
-    with socket.socket() as taken:
-        taken.bind((embedded.LOOPBACK, 0))
-        taken.listen()
-        busy = int(taken.getsockname()[1])
-        monkeypatch.setattr(embedded, "free_port", lambda: busy)
-        server = embedded.EmbeddedRedis(shared_dir / "data", user=service_user)
-        with pytest.raises(embedded.EmbeddedServiceError, match="lost the race for a free port 3 times"):
-            server.start()
-    assert server.pid is None
+    hasty = embedded.EmbeddedRedis(shared_dir / "data", user=service_user, start_timeout_seconds=0.0)
+    with pytest.raises(embedded.EmbeddedServiceError, match="Redis not ready after 0 s"):
+        hasty.start()
+    assert hasty.pid is None
+    assert not hasty.pid_path.exists()
+    assert list(socket_parent.iterdir()) == []
 
 
 @needs_root
