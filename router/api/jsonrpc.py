@@ -115,7 +115,7 @@ async def drain_until_done(
             is_finished=finished_check(services, thread_id, run_id),
         ):
             if chunk != b"\n":  # keep-alives; the last chunk is the output
-                last = chunk
+                last = bytes(chunk)  # a FinalChunk, and orjson reads exact bytes only
     finally:
         await subscription.__aexit__(None, None, None)
     return orjson.loads(last)

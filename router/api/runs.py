@@ -369,7 +369,7 @@ async def cancel_run(
             fetch_output=fetch,
             is_finished=_finished_check(services, thread_id, run_id),
         ):
-            yield chunk if chunk == b"\n" else b"{}"
+            yield chunk if chunk == b"\n" else relay.FinalChunk(b"{}")
 
     return relay.streaming(
         body(),

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
 from starlette.responses import StreamingResponse
+from starlette.types import Send
 
 from contracts import frames
 from contracts.frames import Frame
@@ -47,14 +48,18 @@ def mode_filter(frame: Frame, modes: set[str] | None) -> bool:
 
 
 async def next_frame(sub: Subscription, deadline: float) -> Frame | None:
-    """The next frame, or None when the heartbeat deadline passes first."""
-    timeout = deadline - asyncio.get_running_loop().time()
-    if timeout <= 0:
+    """The next frame, or None when the heartbeat deadline (event loop time) passes first."""
+    if deadline <= asyncio.get_running_loop().time():
         return None
-    try:
-        raw = await asyncio.wait_for(sub.get(), timeout)
-    except TimeoutError:
-        return None
+    if sub.queue.empty():
+        try:
+            # In this task (asyncio.wait_for would run the get in a task of its own, one more loop turn).
+            async with asyncio.timeout_at(deadline):
+                raw = await sub.get()
+        except TimeoutError:
+            return None
+    else:
+        raw = sub.queue.get_nowait()
     return Frame.decode_pubsub(raw)
 
 
@@ -90,6 +95,10 @@ async def sse_frames(
             yield frames.encode_sse(live.event, live.data, live.id)
 
 
+class FinalChunk(bytes):
+    """The last chunk of a response body: `streaming` sends it together with the body's end."""
+
+
 async def wait_output(
     sub: Subscription,
     *,
@@ -97,7 +106,7 @@ async def wait_output(
     fetch_output: Callable[[], Awaitable[Any]],
     is_finished: IsFinished,
 ) -> AsyncIterator[bytes]:
-    """Newline keep-alives until the run is done, then its output as JSON."""
+    """Newline keep-alives until the run is done, then its output as JSON (a FinalChunk)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + heartbeat
     while True:
@@ -105,12 +114,12 @@ async def wait_output(
         if frame is None:
             deadline += heartbeat
             if await is_finished():
-                yield orjson.dumps(await fetch_output())
+                yield FinalChunk(orjson.dumps(await fetch_output()))
                 return
             yield b"\n"
             continue
         if frame.is_done():
-            yield orjson.dumps(orjson.loads(frame.data).get("output"))
+            yield FinalChunk(orjson.dumps(orjson.loads(frame.data).get("output")))
             return
 
 
@@ -123,12 +132,14 @@ def streaming(
     on_disconnect: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> StreamingResponse:
     """Wrap `body` so the subscription closes when it ends, and `on_disconnect` runs if the client
-    went away before the body finished."""
+    went away before the body finished. A FinalChunk of `body` ends the response at once: it goes out
+    in the same write as the end of the chunked body, and the subscription closes after that."""
 
     async def guarded() -> AsyncIterator[bytes]:
         finished = False
         try:
             async for chunk in body:
+                finished = isinstance(chunk, FinalChunk)
                 yield chunk
             finished = True
         finally:
@@ -142,7 +153,23 @@ def streaming(
             await subscription.__aexit__(None, None, None)
 
     all_headers = {**(SSE_HEADERS if media_type == SSE_MEDIA_TYPE else {}), **headers}
-    return StreamingResponse(guarded(), media_type=media_type, headers=all_headers)
+    return _RelayResponse(guarded(), media_type=media_type, headers=all_headers)
+
+
+class _RelayResponse(StreamingResponse):
+    body_iterator: AsyncGenerator[bytes]
+
+    async def stream_response(self, send: Send) -> None:
+        # StreamingResponse.stream_response, plus FinalChunk: the client has the whole body one write
+        # and the body's clean-up (closing the subscription) earlier.
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        async for chunk in self.body_iterator:
+            if isinstance(chunk, FinalChunk):
+                await send({"type": "http.response.body", "body": bytes(chunk), "more_body": False})
+                await self.body_iterator.aclose()
+                return
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 _background: set[asyncio.Task[None]] = set()  # strong references until the tasks finish

@@ -104,10 +104,14 @@ class Broker:
                 with suppress(RedisConnectionError, RedisTimeoutError):
                     await self._pubsub.unsubscribe(*gone)
 
-    def deliver_local(self, channel: str, data: bytes) -> None:
+    def deliver_local(self, channel: str, data: bytes) -> int:
+        """Hand `data` to this process's local subscribers of `channel`; how many there were."""
+        delivered = 0
         for sub in self._subs.get(channel.encode(), ()):
             if sub.local:
                 sub.queue.put_nowait(data)
+                delivered += 1
+        return delivered
 
     def _deliver(self, message: dict[str, Any]) -> None:
         kind = message["type"]

@@ -5,6 +5,7 @@ every open stream and wake every waiter. Only the current attempt can record an 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -194,10 +195,12 @@ async def publish_done(services: Services, run: runs_store.Record, output: Any) 
     run_id, thread_id = str(run["run_id"]), str(run["thread_id"])
     status = "interrupted" if run["status"] == "pending" else run["status"]
     data = orjson.dumps({"status": status, "output": output})
-    # Waiters in this process answer now; everyone else hears it through Redis.
-    services.broker.deliver_local(
+    # Waiters in this process answer now; everyone else hears it through Redis. Yielding once lets
+    # the woken waiters write their responses before this task spends a Redis round trip.
+    if services.broker.deliver_local(
         services.keys.run_stream_channel(run_id), Frame(frames.DONE_EVENT, data).encode_pubsub()
-    )
+    ):
+        await asyncio.sleep(0)
     await signals.publish_done(
         services.redis,
         services.keys,

@@ -97,7 +97,7 @@ async def test_a_local_waiters_run_starts_before_redis_confirms_and_its_output_a
             chunks.append(chunk)
     finally:
         await subscription.__aexit__(None, None, None)
-    output: Any = orjson.loads(chunks[-1])
+    output: Any = orjson.loads(bytes(chunks[-1]))
     assert isinstance(output, dict)
     assert await _status(env, created.run["run_id"]) == "success"
 
