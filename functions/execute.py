@@ -94,9 +94,11 @@ class Executor:
         control: ControlListener,
         run_timeout_seconds: float | None = None,
         stream_linger_seconds: float = 0.0,
+        redis_timeout_seconds: float = 5.0,
     ) -> None:
         self.graphs = graphs
         self.stream_linger_seconds = stream_linger_seconds
+        self.redis_timeout_seconds = redis_timeout_seconds
         self.redis = redis
         self.control = control
         self.run_timeout_seconds = run_timeout_seconds
@@ -119,6 +121,7 @@ class Executor:
             resumable=req.stream_resumable,
             ttl_seconds=req.resumable_ttl_seconds,
             linger_seconds=self.stream_linger_seconds,
+            timeout_seconds=self.redis_timeout_seconds,
         )
         cancelled = await self.control.watch(keys, req.run_id)
         try:

@@ -26,6 +26,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from contracts.queue import Keys
 
@@ -87,8 +88,10 @@ class StreamPublisher:
         resumable: bool,
         ttl_seconds: int,
         linger_seconds: float = 0.0,
+        timeout_seconds: float = 5.0,
     ) -> None:
         self._redis = redis
+        self._timeout = timeout_seconds
         self._linger = linger_seconds
         self._timer: asyncio.TimerHandle | None = None
         self._resumable = resumable
@@ -145,11 +148,15 @@ class StreamPublisher:
         for event, data in frames:
             args += [event, data]
         try:
-            result = await self._redis.evalsha(_PUBLISH_SHA, len(keys), *keys, *args)
-        except NoScriptError:
-            # Redis lost its script cache (restart, SCRIPT FLUSH): nothing ran, so load and resend.
-            await self._redis.script_load(_PUBLISH_LUA)
-            result = await self._redis.evalsha(_PUBLISH_SHA, len(keys), *keys, *args)
+            async with asyncio.timeout(self._timeout):
+                try:
+                    result = await self._redis.evalsha(_PUBLISH_SHA, len(keys), *keys, *args)
+                except NoScriptError:
+                    # Redis lost its script cache (restart, SCRIPT FLUSH): nothing ran, so load and resend.
+                    await self._redis.script_load(_PUBLISH_LUA)
+                    result = await self._redis.evalsha(_PUBLISH_SHA, len(keys), *keys, *args)
+        except TimeoutError as exc:  # asyncio's; callers handle Redis' own
+            raise RedisTimeoutError(f"Redis did not answer within {self._timeout:g} s") from exc
         return cast(bytes | None, result)
 
     async def _flush_loop(self) -> None:

@@ -69,7 +69,7 @@ class FunctionSettings(BaseSettings):
     redis_timeout_seconds: float = Field(
         default=5.0,
         gt=0,
-        description="Socket connect/read timeout in seconds for Redis commands (not for the subscription).",
+        description="Seconds to connect to Redis, and the most one publishing command may take.",
     )
     keep_alive_seconds: float = Field(
         default=75.0,

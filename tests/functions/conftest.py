@@ -136,7 +136,8 @@ def graph_values() -> dict[str, Any]:
 async def executor(pg_dsn: str, redis: Redis, graph_values: dict[str, Any]) -> AsyncIterator[Executor]:
     async with open_persistence(pg_dsn, max_size=4) as db:
         control = ControlListener(redis)
-        registry = GraphRegistry(graph_values, checkpointer=db.checkpointer, store=db.store)
+        # Runs' own checkpointer, as functions.app gives the executor.
+        registry = GraphRegistry(graph_values, checkpointer=db.run_checkpointer, store=db.store)
         try:
             yield Executor(graphs=registry, redis=redis, control=control)
         finally:
