@@ -160,8 +160,8 @@ class _RelayResponse(StreamingResponse):
     body_iterator: AsyncGenerator[bytes]
 
     async def stream_response(self, send: Send) -> None:
-        # StreamingResponse.stream_response, plus FinalChunk: the client has the whole body one write
-        # and the body's clean-up (closing the subscription) earlier.
+        # StreamingResponse.stream_response, plus FinalChunk: the output and the end of the body go
+        # out in one write, and the body's clean-up (closing the subscription) comes after it.
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         async for chunk in self.body_iterator:
             if isinstance(chunk, FinalChunk):
