@@ -140,6 +140,13 @@ def official_document(served: dict[str, Any]) -> dict[str, Any]:
     # captures/http/info.txt: /info has no `metadata` (§1 table, `GET /info`)
     info = document["paths"]["/info"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     info["required"] = [f for f in info["required"] if f != "metadata"]
+    # JSON-RPC echoes the request's id, a string or a number: langgraph-api 0.16.7 api/a2a.py answers
+    # with `"id": message["id"]` unchanged, and captures/http/mcp_initialize.txt shows `"id":1`. The
+    # A2A document types it string only.
+    answer = document["paths"]["/a2a/{assistant_id}"]["post"]["responses"]["200"]["content"][
+        "application/json"
+    ]
+    answer["schema"]["properties"]["id"] = {"type": ["string", "integer"]}
     return document
 
 
