@@ -12,12 +12,14 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import BasePostgresSaver
 from langgraph.checkpoint.serde.base import SerializerProtocol
@@ -30,6 +32,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from contracts.runtime import DEFAULT_DEPLOYMENT_ID
+from functions import run_writes
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +53,9 @@ class Persistence:
     and keeps the connections it just used at hand between statements (LendingSaver)."""
 
 
-RUN_OPTIONS = "-c synchronous_commit=off"
-"""Session options of the run checkpointer's connections (docs/decisions/0014).
+RUN_SETTINGS = {"synchronous_commit": "off"}
+RUN_OPTIONS = " ".join(f"-c {name}={value}" for name, value in RUN_SETTINGS.items())
+"""Session options of the run checkpointer's connections, psycopg's and asyncpg's (docs/decisions/0014).
 
 A run's checkpoints need not wait for their own WAL flush: nobody is told they are durable until
 the router records the run's outcome, a synchronous commit made after them, and flushing the WAL
@@ -118,23 +122,26 @@ async def open_persistence(
     run_pool = await _open_pool(dsn, max_size=max_size, options=RUN_OPTIONS)
     checkpointer = AsyncPostgresSaver(pool)
     checkpointer.lock = PooledLock()
-    run_checkpointer = LendingSaver(run_pool)
-    run_checkpointer.lock = PooledLock()
     store = AsyncPostgresStore(pool, index=index, ttl=ttl)
     try:
-        if sweep_interval_minutes is not None and ttl is not None:
-            # langgraph types the interval `int` but sleeps `float(minutes) * 60`: fractions work.
-            await store.start_ttl_sweeper(cast(int, sweep_interval_minutes))
-        yield Persistence(
-            pool=pool,
-            checkpointer=checkpointer,
-            store=store,
-            run_pool=run_pool,
-            run_checkpointer=run_checkpointer,
-        )
+        async with run_writes.RunWrites.open(dsn, max_size=max_size, settings=RUN_SETTINGS) as writes:
+            run_checkpointer = LendingSaver(run_pool, writes=writes)
+            run_checkpointer.lock = PooledLock()
+            try:
+                if sweep_interval_minutes is not None and ttl is not None:
+                    # langgraph types the interval `int` but sleeps `float(minutes) * 60`: fractions work.
+                    await store.start_ttl_sweeper(cast(int, sweep_interval_minutes))
+                yield Persistence(
+                    pool=pool,
+                    checkpointer=checkpointer,
+                    store=store,
+                    run_pool=run_pool,
+                    run_checkpointer=run_checkpointer,
+                )
+            finally:
+                await store.stop_ttl_sweeper(timeout=POOL_TIMEOUT_SECONDS)
+                await run_checkpointer.release_idle()
     finally:
-        await store.stop_ttl_sweeper(timeout=POOL_TIMEOUT_SECONDS)
-        await run_checkpointer.release_idle()
         await run_pool.close()
         await pool.close()
 
@@ -189,8 +196,10 @@ class LendingSaver(AsyncPostgresSaver):
 
     So a connection this saver used goes onto a short stack of idle ones instead of back to the
     pool, and the next statement of any run takes the most recent from there; only when the stack
-    is empty does it check one out of the pool. The statements, the order of a run's statements
-    and how each is sent (pipeline or not) are LangGraph's own; only the lending changes.
+    is empty does it check one out of the pool. The statements and the order of a run's statements
+    are LangGraph's own. With `writes` (as `open_persistence` builds it), what `aput` and
+    `aput_writes` send goes over asyncpg instead (functions.run_writes, docs/decisions/0017); the
+    lending then serves the reads.
 
     What keeps it equivalent to checking out per statement:
 
@@ -213,10 +222,16 @@ class LendingSaver(AsyncPostgresSaver):
     """
 
     def __init__(
-        self, pool: AsyncConnectionPool[AsyncConnection[DictRow]], *, serde: SerializerProtocol | None = None
+        self,
+        pool: AsyncConnectionPool[AsyncConnection[DictRow]],
+        *,
+        writes: run_writes.RunWrites | None = None,
+        serde: SerializerProtocol | None = None,
     ) -> None:
         super().__init__(pool, serde=serde)
         self._pool = pool
+        self._writes = writes
+        """Where aput/aput_writes send their statements (functions.run_writes); None: psycopg."""
         self._idle: list[tuple[float, AsyncConnection[DictRow]]] = []
         """(checked out at, connection), most recently used last."""
         self._releasing = False
@@ -226,8 +241,51 @@ class LendingSaver(AsyncPostgresSaver):
         """Connections on the idle stack (checked out of the pool, used by nobody)."""
         return len(self._idle)
 
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        token = run_writes.RECORDING.set(self._writes is not None)
+        try:
+            return await super().aput(config, checkpoint, metadata, new_versions)
+        finally:
+            run_writes.RECORDING.reset(token)
+
+    async def aput_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        token = run_writes.RECORDING.set(self._writes is not None)
+        try:
+            await super().aput_writes(config, writes, task_id, task_path)
+        finally:
+            run_writes.RECORDING.reset(token)
+
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
+        if pipeline and self._writes is not None and run_writes.RECORDING.get():
+            # aput/aput_writes: recorded, then sent over asyncpg (functions.run_writes).
+            recorder = run_writes.Recorder()
+            yield cast(AsyncCursor[DictRow], recorder)
+            if not await self._writes.send(self, recorder.calls):
+                await self._send_as_recorded(recorder.calls)
+            return
+        async with self._lent_cursor(pipeline=pipeline) as cur:
+            yield cur
+
+    async def _send_as_recorded(self, calls: list[run_writes.Call]) -> None:
+        """What the recorded calls would have sent: one psycopg pipeline."""
+        async with self._lent_cursor(pipeline=True) as cur:
+            for call in calls:
+                if call.many:
+                    await cur.executemany(call.query, call.params)
+                else:
+                    await cur.execute(call.query, call.params)
+
+    @asynccontextmanager
+    async def _lent_cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
         # AsyncPostgresSaver._cursor for a pool (no `pipe`), with _lend/_return around the statement.
         async with self.lock:
             since, conn = await self._lend()

@@ -58,8 +58,8 @@ class FunctionSettings(BaseSettings):
     pg_pool_max_size: int = Field(
         default=20,
         ge=1,
-        description="Most Postgres connections each of the two pools opens (runs' checkpoints; state "
-        "updates, reads and the store). Bounds concurrent DB work.",
+        description="Most Postgres connections each of the three pools opens (runs' checkpoint writes, "
+        "over asyncpg; runs' checkpoint reads; state updates, reads and the store). Bounds concurrent DB work.",
     )
     redis_max_connections: int = Field(
         default=100,
