@@ -10,7 +10,7 @@ streamed message, the answer as an artifact, and the final status update.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import orjson
@@ -210,7 +210,7 @@ async def _stream_events(
     *,
     rpc_id: Any,
     family: a2a_service.Family,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes]:
     yield _sse(rpc_id, family, "task", a2a_service.submitted_task(prepared))
     heartbeat = services.settings.heartbeat_seconds
     is_finished = rpc_http.finished_check(services, prepared.thread_id, prepared.run_id)

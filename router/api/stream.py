@@ -71,7 +71,7 @@ async def sse_frames(
     after: tuple[int, int] | None,
     modes: set[str] | None,
     is_finished: IsFinished,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + heartbeat
     for frame in replayed:
@@ -105,7 +105,7 @@ async def wait_output(
     heartbeat: float,
     fetch_output: Callable[[], Awaitable[Any]],
     is_finished: IsFinished,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes]:
     """Newline keep-alives until the run is done, then its output as JSON (a FinalChunk)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + heartbeat
@@ -124,7 +124,7 @@ async def wait_output(
 
 
 def streaming(
-    body: AsyncIterator[bytes],
+    body: AsyncGenerator[bytes],
     subscription: AbstractAsyncContextManager[Subscription],
     *,
     media_type: str,
@@ -133,7 +133,9 @@ def streaming(
 ) -> StreamingResponse:
     """Wrap `body` so the subscription closes when it ends, and `on_disconnect` runs if the client
     went away before the body finished. A FinalChunk of `body` ends the response at once: it goes out
-    in the same write as the end of the chunked body, and the subscription closes after that."""
+    in the same write as the end of the chunked body, and the subscription closes after that.
+    `body` is closed however the response ends, before the subscription: left suspended, it would be
+    closed later by the loop's finaliser hook (a task and a thread-safe wake-up each time)."""
 
     async def guarded() -> AsyncIterator[bytes]:
         finished = False
@@ -150,7 +152,10 @@ def streaming(
                 _background.add(task)
                 task.add_done_callback(_background.discard)
                 task.add_done_callback(_log_failure)
-            await subscription.__aexit__(None, None, None)
+            try:
+                await body.aclose()
+            finally:
+                await subscription.__aexit__(None, None, None)
 
     all_headers = {**(SSE_HEADERS if media_type == SSE_MEDIA_TYPE else {}), **headers}
     return _RelayResponse(guarded(), media_type=media_type, headers=all_headers)

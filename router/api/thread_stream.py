@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated
 
 from fastapi import APIRouter, Header
@@ -83,7 +83,7 @@ async def join_thread_stream(
         await subscription.__aexit__(None, None, None)
         raise
 
-    async def body() -> AsyncIterator[bytes]:
+    async def body() -> AsyncGenerator[bytes]:
         loop = asyncio.get_running_loop()
         heartbeat = services.settings.heartbeat_seconds
         deadline = loop.time() + heartbeat

@@ -5,7 +5,7 @@ Redis round trip."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -46,7 +46,7 @@ async def _never_disconnects() -> Message:
     raise AssertionError("unreachable")
 
 
-async def _respond(recorder: Recorder, body: AsyncIterator[bytes]) -> list[Any]:
+async def _respond(recorder: Recorder, body: AsyncGenerator[bytes]) -> list[Any]:
     subscription = recorder.subscription()
     await subscription.__aenter__()
     response = relay.streaming(
@@ -64,23 +64,30 @@ async def _respond(recorder: Recorder, body: AsyncIterator[bytes]) -> list[Any]:
 
 
 async def test_the_final_chunk_is_sent_with_the_end_of_the_body() -> None:
-    async def body() -> AsyncIterator[bytes]:
-        yield b"\n"
-        yield relay.FinalChunk(b'{"n":4}')
-        raise AssertionError("the body is not read past its final chunk")
+    recorder = Recorder()
 
-    events = await _respond(Recorder(), body())
+    async def body() -> AsyncGenerator[bytes]:
+        try:
+            yield b"\n"
+            yield relay.FinalChunk(b'{"n":4}')
+            raise AssertionError("the body is not read past its final chunk")
+        finally:
+            recorder.events.append("body closed")
 
+    events = await _respond(recorder, body())
+
+    # Closed, not left for the loop's finaliser hook (a task and a thread-safe wake-up per response).
     assert events == [
         ("http.response.start", None, None),
         ("http.response.body", b"\n", True),
         ("http.response.body", b'{"n":4}', False),
+        "body closed",
         "subscription closed",
     ]
 
 
 async def test_a_body_without_a_final_chunk_ends_after_its_last_chunk() -> None:
-    async def body() -> AsyncIterator[bytes]:
+    async def body() -> AsyncGenerator[bytes]:
         yield b"event: values\r\n\r\n"
 
     events = await _respond(Recorder(), body())
