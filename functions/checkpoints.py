@@ -248,20 +248,14 @@ class LendingSaver(AsyncPostgresSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        token = run_writes.RECORDING.set(self._writes is not None)
-        try:
+        with run_writes.recording():
             return await super().aput(config, checkpoint, metadata, new_versions)
-        finally:
-            run_writes.RECORDING.reset(token)
 
     async def aput_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        token = run_writes.RECORDING.set(self._writes is not None)
-        try:
+        with run_writes.recording():
             await super().aput_writes(config, writes, task_id, task_path)
-        finally:
-            run_writes.RECORDING.reset(token)
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +36,15 @@ from psycopg.types.json import Jsonb
 
 RECORDING: ContextVar[bool] = ContextVar("langopen_recording_run_writes", default=False)
 """Set while LendingSaver.aput/aput_writes run: their pipeline cursor is a Recorder."""
+
+
+@contextmanager
+def recording() -> Iterator[None]:
+    token = RECORDING.set(True)
+    try:
+        yield
+    finally:
+        RECORDING.reset(token)
 
 
 @dataclass(frozen=True)

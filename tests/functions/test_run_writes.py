@@ -39,11 +39,8 @@ def meta(step: int, **extra: Any) -> CheckpointMetadata:
     return {"source": "loop", "step": step, "parents": {}, **extra}  # type: ignore[typeddict-item]
 
 
-Saver = AsyncPostgresSaver
-
-
 async def write_everything(
-    saver: Saver, thread_id: str, versions: Callable[[int], Any], ids: tuple[str, str]
+    saver: AsyncPostgresSaver, thread_id: str, versions: Callable[[int], Any], ids: tuple[str, str]
 ) -> None:
     """One of each kind of write a run makes, and the awkward cases: a checkpoint with blobs and one
     without, each written twice, regular writes (kept once), special writes (replaced),
