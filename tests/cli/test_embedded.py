@@ -484,8 +484,18 @@ def test_postgres_not_ready_in_time_is_stopped(
 
 
 def test_redis_not_ready_in_time_is_stopped(
-    shared_dir: Path, socket_parent: Path, service_user: embedded.ServiceUser | None
+    shared_dir: Path,
+    socket_parent: Path,
+    service_user: embedded.ServiceUser | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A real Redis can listen before the first readiness check, even with no time allowed (seen in CI), so
+    # the server here is one that never listens: the timeout is then the only way out.
+    silent = shared_dir / "bin" / "redis-server"
+    silent.parent.mkdir(mode=0o755)
+    silent.write_text("#!/bin/sh\nexec sleep 60\n")
+    silent.chmod(0o755)
+    monkeypatch.setattr(embedded, "redis_server_binary", lambda: silent)
     hasty = embedded.EmbeddedRedis(shared_dir / "data", user=service_user, start_timeout_seconds=0.0)
     with pytest.raises(embedded.EmbeddedServiceError, match="Redis not ready after 0 s"):
         hasty.start()
