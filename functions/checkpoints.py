@@ -18,8 +18,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
+import asyncpg
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
+from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, CheckpointTuple
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import BasePostgresSaver
 from langgraph.checkpoint.serde.base import SerializerProtocol
@@ -198,8 +199,8 @@ class LendingSaver(AsyncPostgresSaver):
     pool, and the next statement of any run takes the most recent from there; only when the stack
     is empty does it check one out of the pool. The statements and the order of a run's statements
     are LangGraph's own. With `writes` (as `open_persistence` builds it), what `aput` and
-    `aput_writes` send goes over asyncpg instead (functions.run_writes, docs/decisions/0017); the
-    lending then serves the reads.
+    `aput_writes` send goes over asyncpg instead, in statements shared with the process's other runs
+    (functions.run_writes, docs/decisions/0017, 0018); the lending then serves the reads.
 
     What keeps it equivalent to checking out per statement:
 
@@ -241,6 +242,17 @@ class LendingSaver(AsyncPostgresSaver):
         """Connections on the idle stack (checked out of the pool, used by nobody)."""
         return len(self._idle)
 
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        if self._writes is None:
+            return await super().aget_tuple(config)
+        try:
+            with run_writes.routing("read"):  # LangGraph's method, its statements over asyncpg
+                return await super().aget_tuple(config)
+        except (run_writes.UnknownReadError, asyncpg.DataError):
+            # A statement the reader does not translate, or parameters asyncpg will not encode
+            # where psycopg adapts them: a read changes nothing, so psycopg reads it again.
+            return await super().aget_tuple(config)
+
     async def aput(
         self,
         config: RunnableConfig,
@@ -248,23 +260,26 @@ class LendingSaver(AsyncPostgresSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        with run_writes.recording():
+        with run_writes.routing("record"):
             return await super().aput(config, checkpoint, metadata, new_versions)
 
     async def aput_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        with run_writes.recording():
+        with run_writes.routing("record"):
             await super().aput_writes(config, writes, task_id, task_path)
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
-        if pipeline and self._writes is not None and run_writes.RECORDING.get():
+        if pipeline and self._writes is not None and run_writes.ROUTING.get() == "record":
             # aput/aput_writes: recorded, then sent over asyncpg (functions.run_writes).
             recorder = run_writes.Recorder()
             yield cast(AsyncCursor[DictRow], recorder)
             if not await self._writes.send(self, recorder.calls):
                 await self._send_as_recorded(recorder.calls)
+            return
+        if not pipeline and self._writes is not None and run_writes.ROUTING.get() == "read":
+            yield cast(AsyncCursor[DictRow], self._writes.reader())  # aget_tuple: over asyncpg
             return
         async with self._lent_cursor(pipeline=pipeline) as cur:
             yield cur

@@ -58,8 +58,9 @@ class FunctionSettings(BaseSettings):
     pg_pool_max_size: int = Field(
         default=20,
         ge=1,
-        description="Most Postgres connections each of the three pools opens (runs' checkpoint writes, "
-        "over asyncpg; runs' checkpoint reads; state updates, reads and the store). Bounds concurrent DB work.",
+        description="Most Postgres connections each of the three pools opens (runs' checkpoint writes and "
+        "reads, over asyncpg, the writes one batch at a time; the runs' saver's other statements; state "
+        "updates, reads and the store). Bounds concurrent DB work.",
     )
     redis_max_connections: int = Field(
         default=100,

@@ -3,8 +3,10 @@ ones LangGraph's own saver writes, and what the translation does not know goes o
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,11 +15,13 @@ import pytest
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata, empty_checkpoint
 from langgraph.checkpoint.postgres import base as pg_base
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.postgres.base import BasePostgresSaver
 from langgraph.checkpoint.serde.types import ERROR, INTERRUPT
+from psycopg.types.json import Jsonb
 
 from contracts.ids import uuid7
 from functions import run_writes
-from functions.checkpoints import LendingSaver, open_persistence
+from functions.checkpoints import RUN_SETTINGS, LendingSaver, open_persistence
 
 TABLES = {
     "checkpoints": "checkpoint_ns, checkpoint_id",
@@ -111,7 +115,8 @@ async def test_runs_write_the_rows_langgraphs_own_saver_writes(
     assert len(ours["checkpoint_blobs"]) == 1
     assert len(ours["checkpoint_writes"]) == 5
     if isinstance(versions(1), str):
-        assert psycopg_checkouts == 0  # every statement went over asyncpg
+        # Every call went over asyncpg but the one writing a row twice (task-3's two ERRORs).
+        assert psycopg_checkouts == 1
     else:
         assert psycopg_checkouts > 0
 
@@ -124,8 +129,10 @@ def test_translation_leaves_unknown_statements_to_psycopg() -> None:
     unknown = run_writes.Call("DELETE FROM checkpoints WHERE thread_id = %s", ("t",), many=False)
     assert run_writes.translate(saver, [unknown]) is None
     assert run_writes.translate(saver, [known, known]) is None
-    assert run_writes.numbered("SELECT %s, %s") == "SELECT $1, $2"
-    assert run_writes.numbered("SELECT %s WHERE x LIKE 'a%%'") is None
+    twice = run_writes.Call(saver.UPSERT_CHECKPOINT_WRITES_SQL, [row, row], many=True)
+    assert run_writes.translate(saver, [twice]) is None  # one row twice: row after row decides
+    short = run_writes.Call(saver.INSERT_CHECKPOINT_WRITES_SQL, [row[:-1]], many=True)
+    assert run_writes.translate(saver, [short]) is None
 
 
 async def test_a_saver_without_asyncpg_writes_through_psycopg(pg_dsn: str) -> None:
@@ -140,7 +147,143 @@ async def test_a_saver_without_asyncpg_writes_through_psycopg(pg_dsn: str) -> No
     assert len(state.pending_writes or []) == 5
 
 
+STRING_VERSION = "00000000000000000000000000000001.0.5"
+
+
+async def first_checkpoint(
+    saver: AsyncPostgresSaver, thread_id: str, checkpoint_id: str, **extra: Any
+) -> Any:
+    config: Any = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+    versions: ChannelVersions = {"n": STRING_VERSION}
+    return await saver.aput(
+        config, checkpoint(checkpoint_id, {"n": [1]}, versions), meta(-1, **extra), versions
+    )
+
+
+async def test_calls_of_concurrent_runs_share_one_statement(pg_dsn: str) -> None:
+    """Calls that arrive while nothing is in flight go out together: the rows are those the stock
+    saver writes call after call; a call colliding with one already batched waits for the next
+    statement, so the later checkpoint still wins."""
+    threads = [str(uuid7()) for _ in range(6)]
+    ids = {thread_id: str(uuid7()) for thread_id in threads}
+    async with open_persistence(pg_dsn, max_size=2) as db:
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            stock = AsyncPostgresSaver(db.pool)
+            async with run_writes.RunWrites.open(pg_dsn, max_size=2, settings=RUN_SETTINGS) as writes:
+                ours = LendingSaver(db.run_pool, writes=writes)
+
+                async def everything(saver: AsyncPostgresSaver) -> None:
+                    configs = await asyncio.gather(*(first_checkpoint(saver, t, ids[t]) for t in threads))
+                    await asyncio.gather(
+                        *(saver.aput_writes(c, [("n", 2), ("m", 3)], "task", "~p") for c in configs),
+                        first_checkpoint(saver, threads[0], ids[threads[0]], again=1),
+                        first_checkpoint(saver, threads[0], ids[threads[0]], again=2),
+                    )
+
+                written = {}
+                for name, saver in (("stock", stock), ("ours", ours)):
+                    await everything(saver)
+                    written[name] = [await rows_of(conn, t) for t in threads]
+                    for table in TABLES:
+                        await conn.execute(f"DELETE FROM {table} WHERE thread_id = ANY($1)", threads)
+        finally:
+            await conn.close()
+    assert written["ours"] == written["stock"]
+    assert json.loads(written["ours"][0]["checkpoints"][0]["metadata"])["again"] == 2
+    assert all(len(rows["checkpoint_writes"]) == 2 for rows in written["ours"])
+    # 14 calls. How many share a statement depends on how many loop turns aput takes before it
+    # sends (here 4 + 2 first checkpoints, then 7 calls, then 1), but the three writes of thread
+    # 0's checkpoint can never share one.
+    assert 3 <= writes.statements <= 6
+
+
+def checkpoint_calls(saver: BasePostgresSaver, thread_id: str, version: Any) -> list[run_writes.Call]:
+    """What aput records for a first checkpoint with one blob of `version`."""
+    blob = (thread_id, "", "n", version, "json", b"[1]")
+    row = (thread_id, "", str(uuid7()), None, Jsonb({"v": 1}), Jsonb({"step": -1}))
+    return [
+        run_writes.Call(saver.UPSERT_CHECKPOINT_BLOBS_SQL, [blob], many=True),
+        run_writes.Call(saver.UPSERT_CHECKPOINTS_SQL, row, many=False),
+    ]
+
+
+async def test_a_call_failing_in_a_batch_fails_alone(pg_dsn: str) -> None:
+    """A statement fails whole; its calls go again one by one: the good ones are written, the one
+    asyncpg cannot encode is left to psycopg (False), as when it was alone."""
+    saver = BasePostgresSaver()
+    good, odd = [str(uuid7()) for _ in range(3)], str(uuid7())
+    async with run_writes.RunWrites.open(pg_dsn, max_size=2, settings=RUN_SETTINGS) as writes:
+        sent = await asyncio.gather(
+            *(writes.send(saver, checkpoint_calls(saver, t, STRING_VERSION)) for t in good),
+            writes.send(saver, checkpoint_calls(saver, odd, 1)),  # an int for a text column
+        )
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        found = await conn.fetch("SELECT thread_id FROM checkpoints WHERE thread_id = ANY($1)", [*good, odd])
+    finally:
+        await conn.close()
+    assert sent == [True, True, True, False]
+    assert sorted(row["thread_id"] for row in found) == sorted(good)
+    assert writes.statements == 1 + 4  # the batch, then each call alone
+
+
+async def test_a_cancelled_call_returns_once_its_rows_are_settled(pg_dsn: str) -> None:
+    """A run stopped while its checkpoint is queued or in flight: by the time the cancelled call
+    has ended, the statement carrying it is done, so nothing of the run lands afterwards."""
+    thread_id, checkpoint_id = str(uuid7()), str(uuid7())
+    async with (
+        open_persistence(pg_dsn, max_size=2) as db,
+        run_writes.RunWrites.open(pg_dsn, max_size=2, settings=RUN_SETTINGS) as writes,
+    ):
+        saver = LendingSaver(db.run_pool, writes=writes)
+        call = asyncio.create_task(first_checkpoint(saver, thread_id, checkpoint_id))
+        for _ in range(3):
+            await asyncio.sleep(0)  # queued, and its statement on the way
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            found = await conn.fetchval("SELECT count(*) FROM checkpoints WHERE thread_id = $1", thread_id)
+        finally:
+            await conn.close()
+    assert found == 1
+
+
+async def test_runs_read_the_checkpoint_langgraphs_own_saver_reads(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aget_tuple of the runs' saver is LangGraph's, its statements over asyncpg: the same tuples
+    as the stock saver's, the psycopg pool never asked; a statement the reader does not translate
+    is read again through psycopg."""
+    thread_id, ids = str(uuid7()), (str(uuid7()), str(uuid7()))
+    configs: list[Any] = [
+        {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}},
+        {"configurable": {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint_id": ids[0]}},
+        {"configurable": {"thread_id": str(uuid7()), "checkpoint_ns": ""}},
+    ]
+    async with open_persistence(pg_dsn, max_size=2) as db:
+        stock = AsyncPostgresSaver(db.pool)
+        await write_everything(stock, thread_id, lambda n: f"{n:032}.0.5", ids)
+        expected = [await stock.aget_tuple(config) for config in configs]
+        found = [await db.run_checkpointer.aget_tuple(config) for config in configs]
+        over_asyncpg = db.run_pool.get_stats().get("requests_num", 0)
+        monkeypatch.setattr(run_writes, "numbered", lambda query: None)
+        again = [await db.run_checkpointer.aget_tuple(config) for config in configs]
+        over_psycopg = db.run_pool.get_stats().get("requests_num", 0)
+    assert found == expected
+    assert expected[0] is not None
+    assert len(expected[0].pending_writes or []) == 5
+    assert expected[1] is not None
+    assert expected[2] is None
+    assert over_asyncpg == 0
+    assert again == expected
+    assert over_psycopg > 0
+
+
 SOURCE_SHA256 = {
+    "aget_tuple": "9237b115b7ab3e9f7951ef28727b39d0c3a2575ec33c5496126be31b7678ddc1",
     "aput": "c685c7a8c88b7431eea041e93c32a48238d2797bf761df001f9c64c3c3ec49d0",
     "aput_writes": "a2970ab04a7d7d5d93e137bc294fbe4602dca925537fbc3187e4bd0f40f1835f",
     "UPSERT_CHECKPOINT_BLOBS_SQL": "ff99c38464885bdc27b2d167b1ea0f5d039d2779a7ac0369f71977db1d487030",
@@ -148,8 +291,8 @@ SOURCE_SHA256 = {
     "UPSERT_CHECKPOINT_WRITES_SQL": "a1b0948d568ed564f538beb87ec67291c0a5a31b90a1e38a6445fdf6cf91e88c",
     "INSERT_CHECKPOINT_WRITES_SQL": "fe2c6da415745a49a569a91eacb4aecb999b59bd35ef89dd2996d7a687e90df2",
 }
-"""langgraph-checkpoint-postgres 3.2.0: the methods LendingSaver records and the statements
-run_writes.translate knows (CHECKPOINT_WITH_BLOBS_SQL joins the first two)."""
+"""langgraph-checkpoint-postgres 3.2.0: the methods LendingSaver records or reads through
+run_writes, and the statements run_writes.translate knows (BATCH_SQL joins the last four)."""
 
 
 def test_run_writes_know_the_saver_of_the_locked_version() -> None:
