@@ -259,7 +259,9 @@ async def _authenticate_custom(gate: Gate, custom: CustomAuth, request: Request)
 async def authorize(request: Request) -> Principal:
     """Authenticate, resolve the deployment, check the route's permission; act for the deployment."""
     route = request.scope.get("route")
-    path = getattr(route, "path", request.url.path)
+    path = getattr(route, "path", None)
+    if path is None:  # no route matched (a 404 or 405 on its way): the URL, built only then
+        path = request.url.path
     permission = ROUTE_PERMISSIONS.get((request.method, path), Permission.SYSTEM_READ)
     if permission is PUBLIC:
         return ANONYMOUS
