@@ -67,23 +67,53 @@ async def create_subscribed(
 ) -> tuple[runs_service.CreatedRun, AbstractAsyncContextManager[Subscription], Subscription]:
     """Subscribe to a new run's channel while creating the run; the run commits only once the
     subscription is confirmed, so no frame can be missed. The caller closes the subscription
-    (`relay.streaming` does, for a response body). `local`: the caller only waits for the done frame
-    (see Broker.deliver_local), so a run this replica dispatches itself need not wait for Redis to
-    confirm the subscription (runs_service.create's `done_only`)."""
+    (`relay.streaming` does, for a response body).
+
+    `local`: the caller only waits for the done frame (see Broker.deliver_local). A run this replica
+    dispatches itself publishes its done frame in this process, so its waiter never subscribes on
+    Redis (runs_service.create's `done_only`); any other run's waiter subscribes before the run
+    commits, or, when the thread turned out to be busy, right after (the run then waits for the
+    thread's current run first). Should another replica finish a run started here (its lease lost),
+    the waiter sees it end at its next keep-alive check, as it would any missed frame."""
     run_id = run_id or str(ids.uuid7())
-    subscription = services.broker.subscribe(services.keys.run_stream_channel(run_id), local=local)
+    channel = services.keys.run_stream_channel(run_id)
+    if local:
+        return await _create_waiting(services, body, thread_id, run_id, channel)
+    subscription = services.broker.subscribe(channel)
     entered = asyncio.ensure_future(subscription.__aenter__())
     try:
         created = await runs_service.create(
-            services, body, thread_id=thread_id, run_id=run_id, subscribed=entered, done_only=local
+            services, body, thread_id=thread_id, run_id=run_id, subscribe=lambda: entered
         )
-        # A local waiter's run may have started before the subscription was confirmed (done_only).
         sub = await asyncio.wait_for(asyncio.shield(entered), runs_service.SUBSCRIBE_TIMEOUT_SECONDS)
     except BaseException:
         entered.cancel()
         await asyncio.wait({entered})
         if not entered.cancelled() and entered.exception() is None:
             await subscription.__aexit__(None, None, None)
+        raise
+    return created, subscription, sub
+
+
+async def _create_waiting(
+    services: Services, body: Any, thread_id: str | None, run_id: str, channel: str
+) -> tuple[runs_service.CreatedRun, AbstractAsyncContextManager[Subscription], Subscription]:
+    subscription = services.broker.subscribe(channel, local=True, listen=False)
+    sub = await subscription.__aenter__()  # no Redis yet: registers the local subscriber
+    try:
+        created = await runs_service.create(
+            services,
+            body,
+            thread_id=thread_id,
+            run_id=run_id,
+            subscribe=lambda: services.broker.listen(sub),
+            done_only=True,
+        )
+        if not created.started_here:
+            listening = services.broker.listen(sub)
+            await asyncio.wait_for(listening, runs_service.SUBSCRIBE_TIMEOUT_SECONDS)
+    except BaseException:
+        await subscription.__aexit__(None, None, None)
         raise
     return created, subscription, sub
 

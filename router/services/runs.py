@@ -12,7 +12,7 @@ import asyncio
 import functools
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,6 +45,8 @@ class CreatedRun:
     run: Run
     resumable: bool
     on_disconnect: str
+    started_here: bool = False
+    """The run was inserted claimed by this replica's dispatcher and has started in it."""
 
 
 def _merge_config(assistant: Assistant, body: RunCreate) -> dict[str, Any]:
@@ -178,19 +180,18 @@ async def create(
     *,
     thread_id: str | None,
     run_id: str | None = None,
-    subscribed: Awaitable[Any] | None = None,
+    subscribe: Callable[[], Awaitable[Any]] | None = None,
     done_only: bool = False,
 ) -> CreatedRun:
     """Create a run on `thread_id` (None: a stateless run on a new temporary thread).
 
-    `subscribed` (the caller's subscription to the run's channel) is awaited before the run commits,
-    so it overlaps the creation's round trips and still precedes any frame of the run. `done_only`:
-    the caller needs only the run's done frame and is a local subscriber (Broker.deliver_local); when
-    this replica's dispatcher reserved a slot for the run, its done frame will be delivered in this
-    process, so the subscription is not awaited (the caller awaits it after the run started). If the
-    thread turns out to be busy the run waits in the queue; another replica then publishes its done
-    frame through Redis, an attempt or more later, long after the subscription is confirmed (and a
-    waiter also checks the run's status at every keep-alive).
+    `subscribe()` (the caller's subscription to the run's channel, confirmed by Redis) is awaited
+    before the run commits, so it precedes any frame of the run. `done_only`: the caller needs only
+    the run's done frame and is a local subscriber (Broker.deliver_local); when this replica's
+    dispatcher reserved a slot for the run, its done frame will be delivered in this process, so
+    `subscribe` is not called. If the run then started here (`CreatedRun.started_here`), the caller
+    needs no Redis subscription at all; if not (the thread was busy: the run waits in the queue,
+    another replica may run it an attempt or more later), the caller subscribes then.
 
     The assistant comes from this replica's cache, checked by the creating statement; if it changed
     since, it is read again and the creation starts over (with the copy just read, unchecked, as
@@ -207,7 +208,7 @@ async def create(
         body,
         thread_id=thread_id,
         run_id=run_id,
-        subscribed=subscribed,
+        subscribe=subscribe,
         done_only=done_only,
     )
     try:
@@ -222,7 +223,7 @@ async def _create(
     *,
     thread_id: str | None,
     run_id: str,
-    subscribed: Awaitable[Any] | None,
+    subscribe: Callable[[], Awaitable[Any]] | None,
     cached: bool,
     done_only: bool,
 ) -> CreatedRun:
@@ -250,9 +251,9 @@ async def _create(
     here = services.dispatch_here
     reserved = here is not None and body.after_seconds == 0 and await here.reserve()
     try:
-        if subscribed is not None and not (reserved and done_only):
+        if subscribe is not None and not (reserved and done_only):
             # confirmed before the run exists: no frame can be missed
-            await asyncio.wait_for(subscribed, SUBSCRIBE_TIMEOUT_SECONDS)
+            await asyncio.wait_for(subscribe(), SUBSCRIBE_TIMEOUT_SECONDS)
         row, inflight = await _insert(
             services,
             services.pool,
@@ -275,28 +276,31 @@ async def _create(
     if strategy in ("interrupt", "rollback"):
         for inflight_id in inflight:
             await cancel_one(services, thread_id, inflight_id, action=strategy)
-    await _start_or_wake(services, row, here if reserved else None, body.after_seconds)
+    started = await _start_or_wake(services, row, here if reserved else None, body.after_seconds)
     metrics.RUNS_CREATED.labels(assistant["graph_id"]).inc()
     run = runs_store.to_run(row)
     run["status"] = "pending"  # the run as created; a started one reports `running` from here on
-    return CreatedRun(run=run, resumable=body.stream_resumable, on_disconnect=body.on_disconnect)
+    return CreatedRun(
+        run=run, resumable=body.stream_resumable, on_disconnect=body.on_disconnect, started_here=started
+    )
 
 
 async def _start_or_wake(
     services: Services, row: runs_store.Record, here: DispatchHere | None, after_seconds: float
-) -> None:
+) -> bool:
     """A new run inserted already claimed starts in `here`, the dispatcher that reserved a slot for
-    it; any other run wakes the dispatchers (at its due time for `after_seconds`)."""
+    it (True); any other run wakes the dispatchers (at its due time for `after_seconds`)."""
     if row["status"] == "running" and here is not None:
         here.start_run(row)
         for _ in range(DISPATCH_HEAD_START_TURNS):
             await asyncio.sleep(0)
-        return
+        return True
     if here is not None:
         here.release()
     due = time.time() + after_seconds if after_seconds > 0 else None
     services.kick_dispatcher(due)
     await signals.wake(services.redis, services.keys, due)
+    return False
 
 
 async def _authorize_create(

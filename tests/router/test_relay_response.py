@@ -30,7 +30,7 @@ class Recorder:
     @asynccontextmanager
     async def subscription(self) -> AsyncIterator[Subscription]:
         try:
-            yield Subscription()
+            yield Subscription((b"run",))
         finally:
             self.events.append("subscription closed")
 
@@ -101,7 +101,7 @@ async def test_a_body_without_a_final_chunk_ends_after_its_last_chunk() -> None:
 
 
 async def test_wait_output_ends_with_a_final_chunk() -> None:
-    sub = Subscription()
+    sub = Subscription((b"run",))
     done = orjson.dumps({"status": "success", "output": {"n": 4}})
     sub.queue.put_nowait(Frame("values", b"{}").encode_pubsub())
     sub.queue.put_nowait(Frame(DONE_EVENT, done).encode_pubsub())
@@ -123,7 +123,7 @@ async def test_wait_output_ends_with_a_final_chunk() -> None:
 
 
 async def test_next_frame_times_out_at_the_deadline_and_takes_queued_frames_at_once() -> None:
-    sub = Subscription()
+    sub = Subscription((b"run",))
     loop = asyncio.get_running_loop()
     started = loop.time()
     assert await relay.next_frame(sub, started + 0.05) is None

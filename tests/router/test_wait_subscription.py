@@ -1,14 +1,14 @@
-"""A waiter for a run's output (runs.wait, join) subscribes to the run's channel while the run is
-created; when this replica's own dispatcher takes the run, the run is created and started without
-waiting for Redis to confirm that subscription (its done frame is delivered in this process,
-Broker.deliver_local). A stream subscriber still needs the confirmation before the run exists.
-Real router services, dispatcher and function service over Postgres and Redis; Redis' confirmation
-is held back by a gate around the broker's SUBSCRIBE."""
+"""A waiter for a new run's output (runs.wait) whose run this replica's own dispatcher takes never
+subscribes on Redis: its done frame is delivered in this process (Broker.deliver_local). A waiter
+whose run waits behind the thread's current run subscribes on Redis right after creating it, and a
+stream subscriber before its run exists. Real router services, dispatcher and function service over
+Postgres and Redis; the broker's SUBSCRIBEs are recorded, and held back by a gate."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
@@ -16,6 +16,7 @@ import pytest
 
 from router.api import runs as runs_api
 from router.api import stream as relay
+from router.queue.broker import Subscription
 from router.requests import RunCreateStateful
 from router.services.dispatcher import Dispatcher
 from tests.router.conftest import Env
@@ -36,12 +37,17 @@ async def dispatching(fn_env: Env) -> AsyncIterator[Env]:
         await dispatcher.stop()
 
 
-def _gate_subscriptions(env: Env, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+def _gate_subscriptions(
+    env: Env, monkeypatch: pytest.MonkeyPatch, asked: list[bytes] | None = None
+) -> asyncio.Event:
+    """Hold every SUBSCRIBE until the gate opens; `asked` records the channels."""
     gate = asyncio.Event()
     broker = env.services.broker
     real: Callable[..., Awaitable[None]] = broker._subscribe_raw
 
     async def gated(channel: bytes, *, wait: bool) -> None:
+        if asked is not None:
+            asked.append(channel)
         await gate.wait()
         await real(channel, wait=wait)
 
@@ -71,24 +77,57 @@ def _body() -> RunCreateStateful:
     return RunCreateStateful.model_validate({"assistant_id": "agent", "input": {"messages": []}})
 
 
-async def test_a_local_waiters_run_starts_before_redis_confirms_and_its_output_arrives(
+async def test_a_local_waiter_of_a_run_started_here_never_subscribes_on_redis(
     dispatching: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = dispatching
     thread_id = await _new_thread(env)
-    gate = _gate_subscriptions(env, monkeypatch)
+    asked: list[bytes] = []
+    _gate_subscriptions(env, monkeypatch, asked)  # never opened: a SUBSCRIBE would hang the waiter
+    created, subscription, sub = await asyncio.wait_for(
+        runs_api.create_subscribed(env.services, _body(), thread_id, local=True), WAIT_SECONDS
+    )
+    assert created.started_here
+    output = await _delivered_output(subscription, sub)
+    assert output["items"] == ["a", "b"]
+    assert await _status(env, created.run["run_id"]) == "success"
+    assert asked == []
+
+
+async def test_a_local_waiter_of_a_queued_run_subscribes_on_redis_once_it_is_created(
+    dispatching: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run waits behind the thread's running one, so any replica may run it: the waiter hears
+    its done frame through Redis, subscribed before the thread's current run has ended."""
+    env = dispatching
+    thread_id = await _new_thread(env)
+    slow = RunCreateStateful.model_validate({"assistant_id": "agent", "input": {"delay": 1.0}})
+    first, first_subscription, _ = await runs_api.create_subscribed(env.services, slow, thread_id, local=True)
+    await first_subscription.__aexit__(None, None, None)
+    asked: list[bytes] = []
+    gate = _gate_subscriptions(env, monkeypatch, asked)
     creating = asyncio.create_task(runs_api.create_subscribed(env.services, _body(), thread_id, local=True))
 
-    async def finished() -> bool:
-        row = await env.services.pool.fetchrow(
-            "SELECT run_id, status FROM runs WHERE thread_id = $1", thread_id
-        )
-        return row is not None and row["status"] == "success"
+    async def queued() -> bool:
+        found = await env.services.pool.fetchval("SELECT count(*) FROM runs WHERE thread_id = $1", thread_id)
+        return bool(found == 2)
 
-    await _until(finished)  # created, dispatched and finished while the subscription is unconfirmed
-    assert not creating.done()  # the caller still gets its confirmed subscription before answering
+    await _until(queued)
+    await asyncio.sleep(0.1)
+    assert not creating.done()  # created, and waiting for Redis to confirm the subscription
     gate.set()
     created, subscription, sub = await asyncio.wait_for(creating, WAIT_SECONDS)
+    assert not created.started_here
+    assert asked == [env.services.keys.run_stream_channel(created.run["run_id"]).encode()]
+    output = await _delivered_output(subscription, sub)
+    assert output["items"] == ["a", "b", "a", "b"]
+    assert await _status(env, first.run["run_id"]) == "success"
+
+
+async def _delivered_output(
+    subscription: AbstractAsyncContextManager[Subscription], sub: Subscription
+) -> Any:
+    """The output the done frame carries (no keep-alive check: it must arrive by itself)."""
     chunks: list[bytes] = []
     try:
         async for chunk in relay.wait_output(
@@ -97,13 +136,11 @@ async def test_a_local_waiters_run_starts_before_redis_confirms_and_its_output_a
             chunks.append(chunk)
     finally:
         await subscription.__aexit__(None, None, None)
-    output: Any = orjson.loads(bytes(chunks[-1]))
-    assert isinstance(output, dict)
-    assert await _status(env, created.run["run_id"]) == "success"
+    return orjson.loads(bytes(chunks[-1]))
 
 
 async def _unexpected() -> Any:
-    raise AssertionError("the done frame should have been delivered locally, before any keep-alive")
+    raise AssertionError("the done frame should have been delivered, before any keep-alive")
 
 
 async def test_a_stream_subscriber_is_confirmed_before_its_run_exists(
