@@ -21,6 +21,7 @@ from router.api import a2a as a2a_api
 from router.api import assistants, errors, runs, stateless, system, thread_stream, threads
 from router.api import auth as auth_api
 from router.api import crons as crons_api
+from router.api import direct as direct_api
 from router.api import events as events_api
 from router.api import http_app as http_app_api
 from router.api import mcp as mcp_api
@@ -188,9 +189,11 @@ def create_app(
     # route table is final; set first so that custom routes' schema (http_app) is merged into it.
     served_openapi: dict[str, Any] = {}
     app.openapi = lambda: served_openapi  # type: ignore[method-assign]  # FastAPI's documented override
+    if settings.direct_routes:  # innermost: the busiest operations without FastAPI's routing
+        app.add_middleware(direct_api.DirectRoutes, fastapi=app)
     http_app_api.install(app, config.http, proxy=http_app_proxy)
     # Outermost to innermost: CORS, the deployment a request names (its /d/{name} prefix stripped),
-    # custom routes (which then see the deployment and the stripped path), the API.
+    # custom routes (which then see the deployment and the stripped path), the direct routes, the API.
     app.add_middleware(
         auth_api.DeploymentPrefix,
         base_domain=settings.deployment_base_domain,

@@ -116,6 +116,12 @@ class RouterSettings(BaseSettings):
         default=10.0, gt=0, description="Timeout of synchronous function requests (state, schemas, drawing)."
     )
     heartbeat_seconds: float = Field(default=5.0, gt=0, description="SSE heartbeat / wait keep-alive period.")
+    direct_routes: bool = Field(
+        default=True,
+        description="Answer the busiest operations (creating threads and thread runs) without FastAPI's "
+        "routing and dependency solving, calling the same dependencies and endpoints (router.api.direct). "
+        "false: every request goes through FastAPI.",
+    )
     scheduler_batch: int = Field(
         default=50, ge=1, description="Due cron ticks one scheduler transaction fires at most (default 50)."
     )
