@@ -238,11 +238,19 @@ class LendingSaver(AsyncPostgresSaver):
         self._releasing = False
 
     @property
+    def writes(self) -> run_writes.RunWrites | None:
+        """Where aput/aput_writes send their rows; None: psycopg."""
+        return self._writes
+
+    @property
     def idle_connections(self) -> int:
         """Connections on the idle stack (checked out of the pool, used by nobody)."""
         return len(self._idle)
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        pending = run_writes.PENDING.get()
+        if pending is not None:
+            await pending.settle()  # a run reads what it wrote
         if self._writes is None:
             return await super().aget_tuple(config)
         try:
@@ -252,6 +260,20 @@ class LendingSaver(AsyncPostgresSaver):
             # A statement the reader does not translate, or parameters asyncpg will not encode
             # where psycopg adapts them: a read changes nothing, so psycopg reads it again.
             return await super().aget_tuple(config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        pending = run_writes.PENDING.get()
+        if pending is not None:
+            await pending.settle()  # a run lists what it wrote
+        async for found in super().alist(config, filter=filter, before=before, limit=limit):
+            yield found
 
     async def aput(
         self,
@@ -275,8 +297,18 @@ class LendingSaver(AsyncPostgresSaver):
             # aput/aput_writes: recorded, then sent over asyncpg (functions.run_writes).
             recorder = run_writes.Recorder()
             yield cast(AsyncCursor[DictRow], recorder)
-            if not await self._writes.send(self, recorder.calls):
+            pending = run_writes.PENDING.get()
+            if pending is None:
+                if not await self._writes.send(self, recorder.calls):
+                    await self._send_as_recorded(recorder.calls)
+                return
+            # A run that does not wait for its writes (docs/decisions/0021): queued, in order.
+            done = self._writes.queue(self, recorder.calls)
+            if done is None:
+                await pending.settle()
                 await self._send_as_recorded(recorder.calls)
+            else:
+                pending.add(done, functools.partial(self._send_as_recorded, recorder.calls))
             return
         if not pipeline and self._writes is not None and run_writes.ROUTING.get() == "read":
             yield cast(AsyncCursor[DictRow], self._writes.reader())  # aget_tuple: over asyncpg

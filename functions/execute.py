@@ -3,7 +3,9 @@
 Order of one attempt: watch the run's control channel → publish `metadata` and GET the cancel key
 in one round trip (a cancel sent before dispatch ends the attempt before the graph starts) → run
 the graph in a task, racing it against a cancel message, the dispatcher's disconnect and the
-deadline → publish `error` if the graph raised → flush every frame → return the `RunOutcome`.
+deadline → wait for the run's checkpoint writes (queued without waiting unless durability is
+`sync`, docs/decisions/0021) → publish `error` if the graph raised or a write failed → flush every
+frame → return the `RunOutcome`.
 
 Outcome status, as the official worker sets a run's status: `success` when the graph returned —
 also when it paused on `interrupt()` or interrupt_before/after (the pending interrupts are in
@@ -31,6 +33,7 @@ from redis.asyncio import Redis
 from contracts.frames import ERROR_EVENT, METADATA_EVENT
 from contracts.queue import Keys
 from contracts.runtime import CancelAction, RunError, RunOutcome, RunRequest
+from functions import run_writes
 from functions.auth import attach_user
 from functions.cancel import ControlListener, parse_action
 from functions.errors import USER_INTERRUPT, USER_ROLLBACK, GraphNotFoundError, run_error
@@ -143,7 +146,14 @@ class Executor:
         cancelled: asyncio.Future[CancelAction],
         disconnected: asyncio.Future[Any] | None,
     ) -> RunOutcome:
-        task = asyncio.create_task(self._stream(req, mapper, publisher), name=f"run {req.run_id}")
+        # With durability `sync` LangGraph waits for each checkpoint write before the next step, so
+        # only then does each write wait for its statement (docs/decisions/0021).
+        pending = run_writes.Pending() if req.durability != "sync" else None
+        token = run_writes.PENDING.set(pending)  # the run's task starts with it
+        try:
+            task = asyncio.create_task(self._stream(req, mapper, publisher), name=f"run {req.run_id}")
+        finally:
+            run_writes.PENDING.reset(token)
         waiters: set[asyncio.Future[Any]] = {task, cancelled}
         if disconnected is not None:
             waiters.add(disconnected)
@@ -155,10 +165,13 @@ class Executor:
             if not task.done():
                 task.cancel()
                 await asyncio.wait({task})
+            # However it ended, the run's checkpoints are written before the router hears of it.
+            unwritten = await _settle(pending)
         if task in done:
             failure = (
                 task.exception() if not task.cancelled() else asyncio.CancelledError("run task cancelled")
             )
+            failure = failure or unwritten
             if failure is None:
                 return self._outcome(req, mapper, "success")
             error = run_error(failure)
@@ -240,3 +253,15 @@ class Executor:
             checkpoint_id=configurable.get("checkpoint_id"),
             next=list((checkpoint or {}).get("next") or []),
         )
+
+
+async def _settle(pending: run_writes.Pending | None) -> Exception | None:
+    """Wait for a run's queued checkpoint writes; the first one that failed, if any."""
+    if pending is None:
+        return None
+    try:
+        await pending.settle()
+    except Exception as exc:
+        logger.warning("a checkpoint write of a run failed: %r", exc)
+        return exc
+    return None

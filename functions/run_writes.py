@@ -13,7 +13,9 @@ tables' parts (`Rows`), and `RunWrites.send` queues them: one flusher sends what
 one statement (`BATCH_SQL`: each part an `INSERT … SELECT FROM unnest(…)` with LangGraph's own
 conflict action, three of them data-modifying CTEs of the fourth), the next batch once that one is
 done. So a run's calls, and those of every run of the process, that arrive while a statement is
-in flight share the next one, and each call returns once its rows are committed.
+in flight share the next one, and each call returns once its rows are committed; a run that does
+not wait for its writes (durability `async` or `exit`) holds a `Pending` instead, and its calls
+return once queued (docs/decisions/0021).
 
 Why that is the same as LangGraph's statements one after the other, in the order they arrived:
 
@@ -38,7 +40,7 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -160,7 +162,13 @@ BATCH_SQL = """
 """LangGraph's UPSERT_CHECKPOINT_BLOBS_SQL, UPSERT_CHECKPOINT_WRITES_SQL, INSERT_CHECKPOINT_WRITES_SQL
 and UPSERT_CHECKPOINTS_SQL, their rows as arrays, in one statement."""
 
-BLOB_COLUMNS, WRITE_COLUMNS, CHECKPOINT_COLUMNS = 6, 9, 6
+_TEXT, _INT, _BYTES, _JSON = (str,), (int,), (bytes, bytearray, memoryview), (object,)
+BLOB_TYPES = (_TEXT, _TEXT, _TEXT, _TEXT, _TEXT, _BYTES)
+WRITE_TYPES = (_TEXT, _TEXT, _TEXT, _TEXT, _TEXT, _INT, _TEXT, _TEXT, _BYTES)
+CHECKPOINT_TYPES = (_TEXT, _TEXT, _TEXT, _TEXT, _JSON, _JSON)
+"""What asyncpg encodes for each column of BATCH_SQL's parts (None, NULL, always): a row holding
+anything else goes out through psycopg, which adapts more (an int for a text column, say)."""
+BLOB_COLUMNS, WRITE_COLUMNS, CHECKPOINT_COLUMNS = len(BLOB_TYPES), len(WRITE_TYPES), len(CHECKPOINT_TYPES)
 MAX_BATCH_ROWS = 512
 """Rows of one statement, at most (a single call may have more: it then goes alone)."""
 
@@ -207,13 +215,18 @@ def _value(param: Any) -> Any:
     return param.obj if isinstance(param, Jsonb) else param
 
 
-def _row(params: Iterable[Any], width: int) -> tuple[Any, ...] | None:
+def _row(params: Iterable[Any], types: tuple[tuple[type, ...], ...]) -> tuple[Any, ...] | None:
     row = tuple(_value(param) for param in params)
-    return row if len(row) == width else None
+    if len(row) != len(types):
+        return None
+    fits = all(value is None or isinstance(value, kinds) for value, kinds in zip(row, types, strict=True))
+    return row if fits else None
 
 
-def _rows(params: Iterable[Iterable[Any]], width: int) -> list[tuple[Any, ...]] | None:
-    rows = [_row(row, width) for row in params]
+def _rows(
+    params: Iterable[Iterable[Any]], types: tuple[tuple[type, ...], ...]
+) -> list[tuple[Any, ...]] | None:
+    rows = [_row(row, types) for row in params]
     return None if any(row is None for row in rows) else rows  # type: ignore[return-value]
 
 
@@ -226,13 +239,13 @@ def translate(saver: BasePostgresSaver, calls: list[Call]) -> Rows | None:
             blobs.query == saver.UPSERT_CHECKPOINT_BLOBS_SQL
             and checkpoint.query == saver.UPSERT_CHECKPOINTS_SQL
         ):
-            found_blobs = _rows(blobs.params, BLOB_COLUMNS)
-            found_checkpoint = _row(checkpoint.params, CHECKPOINT_COLUMNS)
+            found_blobs = _rows(blobs.params, BLOB_TYPES)
+            found_checkpoint = _row(checkpoint.params, CHECKPOINT_TYPES)
             if found_blobs is None or found_checkpoint is None:
                 return None
             rows.blobs, rows.checkpoints = found_blobs, [found_checkpoint]
         case [Call(many=False) as checkpoint] if checkpoint.query == saver.UPSERT_CHECKPOINTS_SQL:
-            found_checkpoint = _row(checkpoint.params, CHECKPOINT_COLUMNS)
+            found_checkpoint = _row(checkpoint.params, CHECKPOINT_TYPES)
             if found_checkpoint is None:
                 return None
             rows.checkpoints = [found_checkpoint]
@@ -240,7 +253,7 @@ def translate(saver: BasePostgresSaver, calls: list[Call]) -> Rows | None:
             saver.UPSERT_CHECKPOINT_WRITES_SQL,
             saver.INSERT_CHECKPOINT_WRITES_SQL,
         ):
-            found_writes = _rows(writes.params, WRITE_COLUMNS)
+            found_writes = _rows(writes.params, WRITE_TYPES)
             if found_writes is None:
                 return None
             if writes.query == saver.UPSERT_CHECKPOINT_WRITES_SQL:
@@ -304,28 +317,36 @@ class RunWrites:
         """A cursor for one aget_tuple of a run (docs/decisions/0018)."""
         return Reader(self._pool)
 
-    async def send(self, saver: BasePostgresSaver, calls: list[Call]) -> bool:
-        """Write the rows of `calls` (one aput or aput_writes) in the next batch; return once they
-        are committed. False (nothing sent) when psycopg must send the calls as recorded."""
+    def queue(self, saver: BasePostgresSaver, calls: list[Call]) -> asyncio.Future[bool] | None:
+        """Queue the rows of `calls` (one aput or aput_writes) for the next batch, and return the
+        future of their outcome: True once they are committed, False (nothing written) when psycopg
+        must send the calls as recorded, or the statement's error. None when this does not take
+        the calls at all (psycopg sends them)."""
         rows = translate(saver, calls)
         if rows is None:
-            return False
+            return None
+        done = asyncio.get_running_loop().create_future()
         if not rows.count():
-            return True  # an executemany of no rows sends nothing
-        queued = _Queued(rows, rows.keys(), asyncio.get_running_loop().create_future())
-        self._queue.append(queued)
+            done.set_result(True)  # an executemany of no rows sends nothing
+            return done
+        self._queue.append(_Queued(rows, rows.keys(), done))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush(), name="run writes")
+        return done
+
+    async def send(self, saver: BasePostgresSaver, calls: list[Call]) -> bool:
+        """`queue`, then wait for the outcome. False (nothing sent) when psycopg must send the calls
+        as recorded."""
+        done = self.queue(saver, calls)
+        if done is None:
+            return False
         try:
-            return await asyncio.shield(queued.done)
+            return await asyncio.shield(done)
         except asyncio.CancelledError:
             # The rows may be in a statement on its way already, which cannot be called back: this
             # call returns only once they are written or not, so that when a stopped run's task
             # has ended, nothing of it is still to land.
-            if not queued.done.done():
-                await asyncio.wait({queued.done})
-            if not queued.done.cancelled():
-                queued.done.exception()  # retrieved: the caller was cancelled, nobody else reads it
+            await settled(done)
             raise
 
     def _take(self) -> list[_Queued]:
@@ -388,6 +409,56 @@ class RunWrites:
         async with self._pool.acquire() as conn:
             self.statements += 1
             await conn.execute(BATCH_SQL, *rows.arguments())
+
+
+async def settled(done: asyncio.Future[bool]) -> None:
+    """Wait until `done` has an outcome, without raising it (it is marked retrieved)."""
+    if not done.done():
+        await asyncio.wait({done})
+    if not done.cancelled():
+        done.exception()
+
+
+class Pending:
+    """The checkpoint writes of one run that went on without waiting for them (docs/decisions/0021).
+
+    With durability `async` or `exit`, LangGraph does not wait for a checkpoint write before the
+    next step, only at the end of the run, and a run's checkpoints follow each other
+    (`_checkpointer_put_after_previous`). While a run holds a `Pending` (`PENDING`), LendingSaver's
+    aput and aput_writes queue their rows and return at once; the queue keeps their order. So the
+    writes of a whole run share one or two statements instead of following each other one round
+    trip at a time. The executor calls `settle` before it reports how the run ended, the saver
+    before a read of the run and before a call it sends through psycopg, so nothing is read or
+    written out of order, and no run ends before its checkpoints are written.
+    """
+
+    def __init__(self) -> None:
+        self._queued: list[tuple[asyncio.Future[bool], Callable[[], Awaitable[None]]]] = []
+
+    def add(self, done: asyncio.Future[bool], as_recorded: Callable[[], Awaitable[None]]) -> None:
+        """A call's queued rows (`done`, from RunWrites.queue), and how psycopg sends it when
+        asyncpg's statement could not take it (`done` is False)."""
+        self._queued.append((done, as_recorded))
+
+    async def settle(self) -> None:
+        """Return once every call added so far is written, in order; raise the first failure (the
+        others are still waited for)."""
+        failure: BaseException | None = None
+        while self._queued:
+            done, as_recorded = self._queued[0]
+            await settled(done)
+            del self._queued[0]
+            try:
+                if not done.result():
+                    await as_recorded()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+
+PENDING: ContextVar[Pending | None] = ContextVar("langopen_run_pending_writes", default=None)
+"""The `Pending` of the run whose task this is; None: each write waits for its statement."""
 
 
 def _settle(done: asyncio.Future[bool], exc: Exception) -> None:

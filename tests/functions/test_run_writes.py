@@ -22,6 +22,8 @@ from psycopg.types.json import Jsonb
 from contracts.ids import uuid7
 from functions import run_writes
 from functions.checkpoints import RUN_SETTINGS, LendingSaver, open_persistence
+from functions.execute import Executor
+from tests.functions.conftest import MakeRequest
 
 TABLES = {
     "checkpoints": "checkpoint_ns, checkpoint_id",
@@ -89,7 +91,7 @@ async def rewrite_with(conn: asyncpg.Connection, thread_id: str, write: Callable
     "versions",
     [
         pytest.param(lambda n: f"{n:032}.0.5", id="langgraph's string versions (asyncpg)"),
-        pytest.param(lambda n: n, id="integer versions (asyncpg refuses them for text: psycopg sends them)"),
+        pytest.param(lambda n: n, id="integer versions (asyncpg would refuse them for text: psycopg)"),
     ],
 )
 async def test_runs_write_the_rows_langgraphs_own_saver_writes(
@@ -121,6 +123,82 @@ async def test_runs_write_the_rows_langgraphs_own_saver_writes(
         assert psycopg_checkouts > 0
 
 
+async def test_a_run_that_does_not_wait_queues_its_writes_in_order(pg_dsn: str) -> None:
+    """Inside a run's `Pending` (durability async/exit), aput and aput_writes return before anything
+    is sent; `settle` writes the rows LangGraph's own saver writes call after call, in fewer
+    statements (docs/decisions/0021)."""
+    thread_id, ids = str(uuid7()), (str(uuid7()), str(uuid7()))
+    versions: Callable[[int], Any] = lambda n: f"{n:032}.0.5"  # noqa: E731
+    async with open_persistence(pg_dsn, max_size=2) as db:
+        writes = db.run_checkpointer.writes
+        assert writes is not None
+        conn = await asyncpg.connect(pg_dsn)
+        unsent: dict[str, list[Any]] = {}
+
+        async def queued() -> None:
+            pending = run_writes.Pending()
+            token = run_writes.PENDING.set(pending)
+            try:
+                await first_checkpoint(db.run_checkpointer, thread_id, ids[0])
+                unsent.update(await rows_of(conn, thread_id))
+                await write_everything(db.run_checkpointer, thread_id, versions, ids)
+            finally:
+                run_writes.PENDING.reset(token)
+            await pending.settle()
+
+        try:
+            stock = AsyncPostgresSaver(db.pool)
+
+            async def stock_writes() -> None:
+                await first_checkpoint(stock, thread_id, ids[0])
+                await write_everything(stock, thread_id, versions, ids)
+
+            langgraphs = await rewrite_with(conn, thread_id, stock_writes)
+            before = writes.statements
+            ours = await rewrite_with(conn, thread_id, queued)
+        finally:
+            await conn.close()
+    assert all(rows == [] for rows in unsent.values())  # the first aput returned before its statement
+    assert ours == langgraphs
+    assert len(ours["checkpoint_writes"]) == 5
+    # 11 calls over asyncpg (and task-3's, alone through psycopg, after the others were settled);
+    # the rewrites of one checkpoint or task each start a new statement.
+    assert writes.statements - before < 11
+
+
+async def test_a_run_that_did_not_wait_reads_and_lists_what_it_queued(pg_dsn: str) -> None:
+    thread_id, ids = str(uuid7()), (str(uuid7()), str(uuid7()))
+    config: Any = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+    async with open_persistence(pg_dsn, max_size=2) as db:
+        token = run_writes.PENDING.set(run_writes.Pending())
+        try:
+            await first_checkpoint(db.run_checkpointer, thread_id, ids[0])
+            found = await db.run_checkpointer.aget_tuple(config)
+            await first_checkpoint(db.run_checkpointer, thread_id, ids[1])
+            listed = [
+                tup.config["configurable"]["checkpoint_id"] async for tup in db.run_checkpointer.alist(config)
+            ]
+        finally:
+            run_writes.PENDING.reset(token)
+    assert found is not None
+    assert found.config["configurable"]["checkpoint_id"] == ids[0]
+    assert listed == [ids[1], ids[0]]
+
+
+async def test_a_write_that_fails_fails_the_run_that_did_not_wait(
+    executor: Executor, make_request: MakeRequest, thread_id: str
+) -> None:
+    """A checkpoint write Postgres refuses (metadata LangGraph copies from the config, NaN, which is
+    no JSON) still ends the run in `error`, reported once every write of the run has settled."""
+    odd = {"metadata": {"odd": float("nan")}}
+    outcome = await executor.run(make_request(input={"items": ["x"]}, config=odd))
+    assert outcome.status == "error"
+    assert outcome.error is not None
+    graph = await executor.graphs.get_graph("agent", {})
+    snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+    assert snapshot.values == {}  # none of the run's checkpoints was written
+
+
 def test_translation_leaves_unknown_statements_to_psycopg() -> None:
     saver = pg_base.BasePostgresSaver()
     row = ("t", "", "c", "task", "", 0, "ch", "json", b"1")
@@ -133,6 +211,11 @@ def test_translation_leaves_unknown_statements_to_psycopg() -> None:
     assert run_writes.translate(saver, [twice]) is None  # one row twice: row after row decides
     short = run_writes.Call(saver.INSERT_CHECKPOINT_WRITES_SQL, [row[:-1]], many=True)
     assert run_writes.translate(saver, [short]) is None
+    # A value asyncpg would not encode for its column, which psycopg adapts: psycopg sends it.
+    int_for_text = run_writes.Call(saver.INSERT_CHECKPOINT_WRITES_SQL, [(1, *row[1:])], many=True)
+    assert run_writes.translate(saver, [int_for_text]) is None
+    nulls = run_writes.Call(saver.INSERT_CHECKPOINT_WRITES_SQL, [(*row[:-1], None)], many=True)
+    assert run_writes.translate(saver, [nulls]) is not None
 
 
 async def test_a_saver_without_asyncpg_writes_through_psycopg(pg_dsn: str) -> None:
@@ -210,13 +293,13 @@ def checkpoint_calls(saver: BasePostgresSaver, thread_id: str, version: Any) -> 
 
 async def test_a_call_failing_in_a_batch_fails_alone(pg_dsn: str) -> None:
     """A statement fails whole; its calls go again one by one: the good ones are written, the one
-    asyncpg cannot encode is left to psycopg (False), as when it was alone."""
+    Postgres refuses is left to psycopg (False), as when it was alone."""
     saver = BasePostgresSaver()
     good, odd = [str(uuid7()) for _ in range(3)], str(uuid7())
     async with run_writes.RunWrites.open(pg_dsn, max_size=2, settings=RUN_SETTINGS) as writes:
         sent = await asyncio.gather(
             *(writes.send(saver, checkpoint_calls(saver, t, STRING_VERSION)) for t in good),
-            writes.send(saver, checkpoint_calls(saver, odd, 1)),  # an int for a text column
+            writes.send(saver, checkpoint_calls(saver, odd, "\x00")),  # no text holds a NUL
         )
     conn = await asyncpg.connect(pg_dsn)
     try:
