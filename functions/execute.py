@@ -165,6 +165,7 @@ class Executor:
             if not task.done():
                 task.cancel()
                 await asyncio.wait({task})
+            publisher.flush()  # the graph's frames are all queued: on their way while the writes settle
             # However it ended, the run's checkpoints are written before the router hears of it.
             unwritten = await _settle(pending)
         if task in done:

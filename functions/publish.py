@@ -124,13 +124,18 @@ class StreamPublisher:
         self._timer = None
         self._wake.set()
 
-    async def aclose(self) -> None:
-        """Send everything queued, then stop. Publishing failures were logged, not raised."""
-        self._closing = True
+    def flush(self) -> None:
+        """Send what is queued now, without waiting for the linger (the run's frames are complete,
+        or nearly: their round trip then overlaps the rest of the run's ending)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         self._wake.set()
+
+    async def aclose(self) -> None:
+        """Send everything queued, then stop. Publishing failures were logged, not raised."""
+        self._closing = True
+        self.flush()
         if self._flusher is not None:
             await self._flusher
 

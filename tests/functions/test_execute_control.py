@@ -8,6 +8,7 @@ import itertools
 import time
 from typing import cast
 
+import asyncpg
 import orjson
 import pytest
 from redis.asyncio import Redis
@@ -254,6 +255,31 @@ async def test_lingering_batches_keep_every_frame_in_order(
     assert channel.events() == ["metadata", "values", *step, *step]
     ids = [parse_stream_id(f.id or "") for f in channel.frames]
     assert ids == sorted(set(ids))
+
+
+async def test_a_runs_last_frames_leave_while_its_checkpoints_are_still_written(
+    executor: Executor, subscribe: Subscribe, keys: Keys, make_request: MakeRequest, pg_dsn: str
+) -> None:
+    """Once the graph is done, its queued frames go out at once, not after the run's checkpoint
+    writes (held here by a table lock) and not after the linger; the run ends once those are in."""
+    executor.stream_linger_seconds = 30.0
+    req = make_request(input={"items": ["x"]}, stream_mode=["values"])
+    channel = await subscribe(keys.run_stream_channel(req.run_id))
+    blocker = await asyncpg.connect(pg_dsn)
+    try:
+        locked = blocker.transaction()
+        await locked.start()
+        await blocker.execute("LOCK TABLE checkpoints IN EXCLUSIVE MODE")  # reads go on, writes wait
+        running = asyncio.create_task(executor.run(req))
+        while len(channel.payloads("values")) < 3:
+            await channel.next_frame(wait_seconds=5.0)
+        assert not running.done()
+        await locked.rollback()
+        outcome = await running
+    finally:
+        await blocker.close()
+    assert outcome.status == "success"
+    assert outcome.values == {"items": ["x", "a", "b"]}
 
 
 async def test_lingering_frames_are_sent_while_the_run_goes_on(
