@@ -300,6 +300,7 @@ def create_app(settings: FunctionSettings) -> Starlette:
             index=options.index,
             ttl=options.ttl,
             sweep_interval_minutes=options.sweep_interval_minutes,
+            write_linger_seconds=settings.checkpoint_linger_seconds,
         ) as db:
             redis = redis_client(settings)
             control = ControlListener(redis, confirm_timeout=settings.redis_timeout_seconds)

@@ -115,17 +115,20 @@ async def open_persistence(
     index: PostgresIndexConfig | None = None,
     ttl: TTLConfig | None = None,
     sweep_interval_minutes: float | None = None,
+    write_linger_seconds: float = 0.0,
 ) -> AsyncIterator[Persistence]:
     """The pools, checkpointers and store of one process (each pool up to `max_size` connections).
     The store gets the deployment's `index` and `ttl`; with `sweep_interval_minutes` its TTL sweeper
-    deletes expired items until the block exits."""
+    deletes expired items until the block exits. `write_linger_seconds`: RunWrites' linger."""
     pool = await _open_pool(dsn, max_size=max_size)
     run_pool = await _open_pool(dsn, max_size=max_size, options=RUN_OPTIONS)
     checkpointer = AsyncPostgresSaver(pool)
     checkpointer.lock = PooledLock()
     store = AsyncPostgresStore(pool, index=index, ttl=ttl)
     try:
-        async with run_writes.RunWrites.open(dsn, max_size=max_size, settings=RUN_SETTINGS) as writes:
+        async with run_writes.RunWrites.open(
+            dsn, max_size=max_size, settings=RUN_SETTINGS, linger_seconds=write_linger_seconds
+        ) as writes:
             run_checkpointer = LendingSaver(run_pool, writes=writes)
             run_checkpointer.lock = PooledLock()
             try:
@@ -303,12 +306,13 @@ class LendingSaver(AsyncPostgresSaver):
                     await self._send_as_recorded(recorder.calls)
                 return
             # A run that does not wait for its writes (docs/decisions/0021): queued, in order.
-            done = self._writes.queue(self, recorder.calls)
+            done = self._writes.queue(self, recorder.calls, may_wait=True)
             if done is None:
                 await pending.settle()
                 await self._send_as_recorded(recorder.calls)
             else:
-                pending.add(done, functools.partial(self._send_as_recorded, recorder.calls))
+                as_recorded = functools.partial(self._send_as_recorded, recorder.calls)
+                pending.add(done, as_recorded, self._writes.hurry)
             return
         if not pipeline and self._writes is not None and run_writes.ROUTING.get() == "read":
             yield cast(AsyncCursor[DictRow], self._writes.reader())  # aget_tuple: over asyncpg

@@ -291,25 +291,31 @@ class RunWrites:
     """The queue that batches runs' checkpoint writes, and the asyncpg connection they go through,
     with the session options of the runs' saver (functions.checkpoints.RUN_SETTINGS)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, linger_seconds: float = 0.0) -> None:
         self._pool = pool
         self._queue: list[_Queued] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._linger = linger_seconds
+        self._due = asyncio.Event()
+        """Set: the flusher sends now, whatever may wait (`hurry`)."""
         self.statements = 0
         """Batch statements sent (a count for tests and benchmarks)."""
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, dsn: str, *, max_size: int, settings: dict[str, str]) -> AsyncIterator[RunWrites]:
+    async def open(
+        cls, dsn: str, *, max_size: int, settings: dict[str, str], linger_seconds: float = 0.0
+    ) -> AsyncIterator[RunWrites]:
         # The flusher holds one connection at a time; runs' checkpoint reads (`reader`) the others.
         pool = await asyncpg.create_pool(
             dsn, min_size=1, max_size=max_size, server_settings=settings, init=_init, reset=_keep_session
         )
-        writes = cls(pool)
+        writes = cls(pool, linger_seconds=linger_seconds)
         try:
             yield writes
         finally:
             if writes._flusher is not None:
+                writes.hurry()
                 await asyncio.wait({writes._flusher})
             await pool.close()
 
@@ -317,11 +323,17 @@ class RunWrites:
         """A cursor for one aget_tuple of a run (docs/decisions/0018)."""
         return Reader(self._pool)
 
-    def queue(self, saver: BasePostgresSaver, calls: list[Call]) -> asyncio.Future[bool] | None:
+    def queue(
+        self, saver: BasePostgresSaver, calls: list[Call], *, may_wait: bool = False
+    ) -> asyncio.Future[bool] | None:
         """Queue the rows of `calls` (one aput or aput_writes) for the next batch, and return the
         future of their outcome: True once they are committed, False (nothing written) when psycopg
         must send the calls as recorded, or the statement's error. None when this does not take
-        the calls at all (psycopg sends them)."""
+        the calls at all (psycopg sends them).
+
+        `may_wait`: the caller does not wait for the outcome yet (a run's `Pending`), so when no
+        statement is in flight the rows wait up to `linger_seconds` for more calls, or until
+        somebody does wait (`hurry`); a short run's writes then share one statement."""
         rows = translate(saver, calls)
         if rows is None:
             return None
@@ -331,8 +343,15 @@ class RunWrites:
             return done
         self._queue.append(_Queued(rows, rows.keys(), done))
         if self._flusher is None:
+            self._due.clear()
             self._flusher = asyncio.create_task(self._flush(), name="run writes")
+        if not may_wait:
+            self.hurry()
         return done
+
+    def hurry(self) -> None:
+        """Send what is queued without waiting for the linger (somebody waits for it)."""
+        self._due.set()
 
     async def send(self, saver: BasePostgresSaver, calls: list[Call]) -> bool:
         """`queue`, then wait for the outcome. False (nothing sent) when psycopg must send the calls
@@ -366,6 +385,12 @@ class RunWrites:
 
     async def _flush(self) -> None:
         try:
+            if self._linger > 0 and not self._due.is_set():
+                timer = asyncio.get_running_loop().call_later(self._linger, self._due.set)
+                try:
+                    await self._due.wait()
+                finally:
+                    timer.cancel()
             while self._queue:
                 batch = self._take()
                 try:
@@ -433,19 +458,29 @@ class Pending:
     """
 
     def __init__(self) -> None:
-        self._queued: list[tuple[asyncio.Future[bool], Callable[[], Awaitable[None]]]] = []
+        self._queued: list[
+            tuple[asyncio.Future[bool], Callable[[], Awaitable[None]], Callable[[], None]]
+        ] = []
 
-    def add(self, done: asyncio.Future[bool], as_recorded: Callable[[], Awaitable[None]]) -> None:
-        """A call's queued rows (`done`, from RunWrites.queue), and how psycopg sends it when
-        asyncpg's statement could not take it (`done` is False)."""
-        self._queued.append((done, as_recorded))
+    def add(
+        self,
+        done: asyncio.Future[bool],
+        as_recorded: Callable[[], Awaitable[None]],
+        hurry: Callable[[], None],
+    ) -> None:
+        """A call's queued rows (`done`, from RunWrites.queue with `may_wait`), how psycopg sends it
+        when asyncpg's statement could not take it (`done` is False), and how to have it sent now
+        (RunWrites.hurry)."""
+        self._queued.append((done, as_recorded, hurry))
 
     async def settle(self) -> None:
         """Return once every call added so far is written, in order; raise the first failure (the
         others are still waited for)."""
         failure: BaseException | None = None
         while self._queued:
-            done, as_recorded = self._queued[0]
+            done, as_recorded, hurry = self._queued[0]
+            if not done.done():
+                hurry()
             await settled(done)
             del self._queued[0]
             try:

@@ -55,6 +55,14 @@ class FunctionSettings(BaseSettings):
         "in seconds. Default 5 ms: one command per burst instead of per frame, a delay no reader notices; "
         "0 sends every frame as soon as the previous send returns. The last frames never wait.",
     )
+    checkpoint_linger_seconds: float = Field(
+        default=0.005,
+        ge=0,
+        description="Longest a run's checkpoint write (durability async or exit) waits to share a "
+        "statement with the writes after it, in seconds, when no statement is in flight. Default 5 ms: "
+        "a short run's writes go in one statement; a run ending, or a write somebody waits for, sends "
+        "at once. 0 sends as soon as the previous statement is done.",
+    )
     pg_pool_max_size: int = Field(
         default=20,
         ge=1,

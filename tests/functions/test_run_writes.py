@@ -18,11 +18,14 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import BasePostgresSaver
 from langgraph.checkpoint.serde.types import ERROR, INTERRUPT
 from psycopg.types.json import Jsonb
+from redis.asyncio import Redis
 
 from contracts.ids import uuid7
 from functions import run_writes
+from functions.cancel import ControlListener
 from functions.checkpoints import RUN_SETTINGS, LendingSaver, open_persistence
 from functions.execute import Executor
+from functions.graphs import GraphRegistry
 from tests.functions.conftest import MakeRequest
 
 TABLES = {
@@ -197,6 +200,62 @@ async def test_a_write_that_fails_fails_the_run_that_did_not_wait(
     graph = await executor.graphs.get_graph("agent", {})
     snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
     assert snapshot.values == {}  # none of the run's checkpoints was written
+
+
+async def test_writes_that_may_wait_linger_until_somebody_waits(pg_dsn: str) -> None:
+    """With no statement in flight, a call queued with `may_wait` waits for the linger or for
+    `hurry`; a call somebody waits for (`send`) goes at once."""
+    saver = BasePostgresSaver()
+    threads = [str(uuid7()) for _ in range(3)]
+    async with run_writes.RunWrites.open(
+        pg_dsn, max_size=2, settings=RUN_SETTINGS, linger_seconds=30.0
+    ) as writes:
+        first = writes.queue(saver, checkpoint_calls(saver, threads[0], STRING_VERSION), may_wait=True)
+        second = writes.queue(saver, checkpoint_calls(saver, threads[1], STRING_VERSION), may_wait=True)
+        assert first is not None
+        assert second is not None
+        await asyncio.sleep(0.2)
+        assert writes.statements == 0
+        assert not first.done()
+        writes.hurry()
+        assert await first
+        assert await second
+        assert writes.statements == 1  # both in one statement
+        assert await asyncio.wait_for(
+            writes.send(saver, checkpoint_calls(saver, threads[2], STRING_VERSION)), 5.0
+        )
+        assert writes.statements == 2
+    async with run_writes.RunWrites.open(
+        pg_dsn, max_size=2, settings=RUN_SETTINGS, linger_seconds=0.05
+    ) as writes:
+        late = writes.queue(saver, checkpoint_calls(saver, str(uuid7()), STRING_VERSION), may_wait=True)
+        assert late is not None
+        assert await asyncio.wait_for(late, 5.0)  # the linger ran out: sent without anybody waiting
+
+
+async def test_a_short_run_writes_its_checkpoints_in_one_statement(
+    pg_dsn: str, redis: Redis, graph_values: dict[str, Any], make_request: MakeRequest, thread_id: str
+) -> None:
+    """A run that ends within the linger: its calls (three checkpoints and their writes) share the
+    statement its end sends; the state is the same as written call after call."""
+    async with open_persistence(pg_dsn, max_size=4, write_linger_seconds=30.0) as db:
+        control = ControlListener(redis)
+        try:
+            registry = GraphRegistry(graph_values, checkpointer=db.run_checkpointer, store=db.store)
+            executor = Executor(graphs=registry, redis=redis, control=control)
+            writes = db.run_checkpointer.writes
+            assert writes is not None
+            outcome = await executor.run(make_request(input={"items": ["x"]}))
+            statements = writes.statements
+            graph = await executor.graphs.get_graph("agent", {})
+            snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+            history = [s async for s in graph.aget_state_history({"configurable": {"thread_id": thread_id}})]
+        finally:
+            await control.aclose()
+    assert outcome.status == "success"
+    assert outcome.values == snapshot.values == {"items": ["x", "a", "b"]}
+    assert len(history) == 4  # input, after __start__, step_a and step_b
+    assert statements == 1
 
 
 def test_translation_leaves_unknown_statements_to_psycopg() -> None:
