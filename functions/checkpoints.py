@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast
 
@@ -181,6 +182,17 @@ class PooledLock(asyncio.Lock):
         pass
 
 
+RUN_START: ContextVar[asyncio.Future[bool] | None] = ContextVar("langopen_run_start", default=None)
+"""The run's check for a cancel sent before it started (functions.execute): True once it may take
+its first step, False when a cancel came first or the check failed. The run's task carries it;
+LendingSaver's first read of the run waits for it after its own statement, so the two round trips
+overlap and no step runs before the check."""
+
+
+class StoppedBeforeStartError(Exception):
+    """The run may not take its first step (RUN_START was False)."""
+
+
 REQUESTS_WAITING = "requests_waiting"  # AsyncConnectionPool.get_stats(): clients queued for a connection
 LEND_SECONDS = 30.0
 """Longest a LendingSaver keeps a connection out of its pool before handing it back."""
@@ -254,6 +266,13 @@ class LendingSaver(AsyncPostgresSaver):
         pending = run_writes.PENDING.get()
         if pending is not None:
             await pending.settle()  # a run reads what it wrote
+        found = await self._read_tuple(config)
+        start = RUN_START.get()
+        if start is not None and not await asyncio.shield(start):
+            raise StoppedBeforeStartError
+        return found
+
+    async def _read_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         if self._writes is None:
             return await super().aget_tuple(config)
         try:

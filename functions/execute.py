@@ -1,7 +1,9 @@
 """Executing one attempt of a run: stream the graph, publish its events, report how it ended.
 
 Order of one attempt: watch the run's control channel → publish `metadata` and GET the cancel key
-in one round trip (a cancel sent before dispatch ends the attempt before the graph starts) → run
+in one round trip, while the graph starts: its first checkpoint read goes out meanwhile and then
+waits for the answer (checkpoints.RUN_START), so a cancel sent before dispatch ends the attempt
+before the graph's first step, and a Redis failure there fails the attempt as a request → run
 the graph in a task, racing it against a cancel message, the dispatcher's disconnect and the
 deadline → wait for the run's checkpoint writes (queued without waiting unless durability is
 `sync`, docs/decisions/0021) → publish `error` if the graph raised or a write failed → flush every
@@ -33,7 +35,7 @@ from redis.asyncio import Redis
 from contracts.frames import ERROR_EVENT, METADATA_EVENT
 from contracts.queue import Keys
 from contracts.runtime import CancelAction, RunError, RunOutcome, RunRequest
-from functions import run_writes
+from functions import checkpoints, run_writes
 from functions.auth import attach_user
 from functions.cancel import ControlListener, parse_action
 from functions.errors import USER_INTERRUPT, USER_ROLLBACK, GraphNotFoundError, run_error
@@ -129,11 +131,17 @@ class Executor:
         cancelled = await self.control.watch(keys, req.run_id)
         try:
             metadata = dumps({"run_id": req.run_id, "attempt": req.attempt})
-            stored = await publisher.open(METADATA_EVENT, metadata, read_key=keys.run_cancel_key(req.run_id))
-            action = parse_action(stored)
-            if action is not None:
-                return self._stopped(req, mapper, action)
-            return await self._supervise(req, mapper, publisher, cancelled, disconnected)
+            # The cancel check goes out with the metadata frame while the graph starts; the run's
+            # first checkpoint read waits for it (checkpoints.RUN_START), so no step runs before it.
+            opening = asyncio.ensure_future(
+                publisher.open(METADATA_EVENT, metadata, read_key=keys.run_cancel_key(req.run_id))
+            )
+            try:
+                return await self._supervise(req, mapper, publisher, cancelled, disconnected, opening)
+            finally:
+                if not opening.done():
+                    opening.cancel()
+                    await asyncio.wait({opening})
         finally:
             self.control.unwatch(keys, req.run_id)
             await publisher.aclose()
@@ -145,14 +153,18 @@ class Executor:
         publisher: StreamPublisher,
         cancelled: asyncio.Future[CancelAction],
         disconnected: asyncio.Future[Any] | None,
+        opening: asyncio.Future[bytes | None],
     ) -> RunOutcome:
+        start = _start_gate(opening)
         # With durability `sync` LangGraph waits for each checkpoint write before the next step, so
         # only then does each write wait for its statement (docs/decisions/0021).
         pending = run_writes.Pending() if req.durability != "sync" else None
-        token = run_writes.PENDING.set(pending)  # the run's task starts with it
+        token = run_writes.PENDING.set(pending)  # the run's task starts with both
+        start_token = checkpoints.RUN_START.set(start)
         try:
             task = asyncio.create_task(self._stream(req, mapper, publisher), name=f"run {req.run_id}")
         finally:
+            checkpoints.RUN_START.reset(start_token)
             run_writes.PENDING.reset(token)
         waiters: set[asyncio.Future[Any]] = {task, cancelled}
         if disconnected is not None:
@@ -168,6 +180,18 @@ class Executor:
             publisher.flush()  # the graph's frames are all queued: on their way while the writes settle
             # However it ended, the run's checkpoints are written before the router hears of it.
             unwritten = await _settle(pending)
+        await asyncio.wait({opening})
+        check = opening.exception()
+        action = parse_action(opening.result()) if check is None else None
+        if check is not None or action is not None:
+            # The run took no step: its first read waited for the check, and failed with
+            # StoppedBeforeStartError (retrieved here, so that nothing logs it as lost).
+            if not task.cancelled():
+                task.exception()
+            if check is not None:
+                raise check  # Redis failed: the attempt fails as a request, the dispatcher retries
+            assert action is not None
+            return self._stopped(req, mapper, action)
         if task in done:
             failure = (
                 task.exception() if not task.cancelled() else asyncio.CancelledError("run task cancelled")
@@ -266,3 +290,18 @@ async def _settle(pending: run_writes.Pending | None) -> Exception | None:
         logger.warning("a checkpoint write of a run failed: %r", exc)
         return exc
     return None
+
+
+def _start_gate(opening: asyncio.Future[bytes | None]) -> asyncio.Future[bool]:
+    """checkpoints.RUN_START for a run whose cancel check is `opening`: True when no cancel was
+    stored, False when one was or the check failed (the executor then raises its error)."""
+    start: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    def opened(done: asyncio.Future[bytes | None]) -> None:
+        if done.cancelled():
+            start.cancel()
+        else:
+            start.set_result(done.exception() is None and parse_action(done.result()) is None)
+
+    opening.add_done_callback(opened)
+    return start

@@ -12,6 +12,7 @@ import asyncpg
 import orjson
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from contracts.frames import parse_stream_id
 from contracts.queue import Keys
@@ -67,6 +68,22 @@ async def test_cancel_key_set_before_start_prevents_the_run(
     assert outcome.cancel_action == "rollback"
     assert outcome.values is None
     assert channel.events() == ["metadata"]
+    graph = await executor.graphs.get_graph("agent", {})
+    assert (await graph.aget_state({"configurable": {"thread_id": thread_id}})).created_at is None
+
+
+async def test_a_failed_cancel_check_fails_the_attempt_before_any_step(
+    executor: Executor, make_request: MakeRequest, thread_id: str
+) -> None:
+    """The cancel check goes out while the graph starts; when Redis cannot answer it, the attempt
+    fails as a request (the dispatcher retries it) and the graph took no step."""
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=1.0)
+    blind = Executor(graphs=executor.graphs, redis=unreachable, control=executor.control)
+    try:
+        with pytest.raises(RedisError):
+            await blind.run(make_request(input={"items": ["x"]}))
+    finally:
+        await unreachable.aclose()
     graph = await executor.graphs.get_graph("agent", {})
     assert (await graph.aget_state({"configurable": {"thread_id": thread_id}})).created_at is None
 
